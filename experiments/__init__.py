@@ -1,0 +1,1 @@
+"""One module per part of the thesis; each runs as ``python -m experiments.NAME``."""

@@ -1,0 +1,140 @@
+"""How good is a fitted q? ELBO, PSIS k-hat and the repeated-run protocol.
+
+``log_weights`` are ``log p(z) - log q(z)`` for ``z ~ q``; their mean is the
+ELBO estimate (eq. 7) and the Pareto tail fitted to them gives k-hat
+(eqs. 98-99; Vehtari et al., "Pareto smoothed importance sampling"), computed
+with arviz's PSIS.
+"""
+import dataclasses
+import warnings
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)  # arviz announces its refactor on import
+    import arviz as az
+
+__all__ = [
+    "log_weights",
+    "elbo",
+    "psis_khat",
+    "khat_from_log_weights",
+    "RepeatedRuns",
+    "evaluate_runs",
+    "KHAT_GOOD",
+    "KHAT_OK",
+]
+
+KHAT_GOOD = 0.5  # below: PSIS converges fast, q is close to p (section VI.B)
+KHAT_OK = 0.7  # above: importance sampling with q is not to be trusted
+
+_SAMPLERS = weakref.WeakKeyDictionary()
+
+
+def _sampler(log_prob, q, num_samples):
+    per_q = _SAMPLERS.setdefault(q, {})
+    key = (log_prob, num_samples)
+    if key not in per_q:
+
+        @tf.function(jit_compile=True)
+        def draw(seed):
+            z, log_q = q.experimental_sample_and_log_prob(num_samples, seed=seed)
+            return log_prob(z) - log_q
+
+        per_q[key] = draw
+    return per_q[key]
+
+
+def log_weights(log_prob, q, num_samples=5000, seed=0):
+    """``log p(z_s) - log q(z_s)`` for ``num_samples`` draws: ``[num_samples, *batch_shape]``."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    draw = _sampler(log_prob, q, num_samples)
+    return draw(tf.constant([seed, 1], dtype=tf.int32)).numpy().astype(np.float64)
+
+
+def _scalar_or_array(x):
+    x = np.asarray(x)
+    return float(x) if x.ndim == 0 else x
+
+
+def elbo(log_prob, q, num_samples=5000, seed=0):
+    """Monte-Carlo ELBO (eq. 7) with ``num_samples`` draws; one value per batch member."""
+    return _scalar_or_array(np.mean(log_weights(log_prob, q, num_samples, seed), axis=0))
+
+
+def khat_from_log_weights(lw):
+    """PSIS shape estimate k-hat of log weights ``[..., num_samples]`` (samples last)."""
+    lw = np.asarray(lw, dtype=np.float64)
+    with warnings.catch_warnings():
+        # arviz warns when k-hat is large; reporting k-hat is the point here.
+        warnings.simplefilter("ignore")
+        _, khat = az.psislw(lw)
+    return _scalar_or_array(khat)
+
+
+def psis_khat(log_prob, q, num_samples=5000, seed=0):
+    """PSIS k-hat of ``q`` as an importance proposal for ``p``; one per batch member."""
+    lw = log_weights(log_prob, q, num_samples, seed)
+    return khat_from_log_weights(np.moveaxis(lw, 0, -1))
+
+
+@dataclasses.dataclass
+class RepeatedRuns:
+    """The section VI.B protocol's numbers for ``R`` trainings.
+
+    ``khat`` and ``elbo`` hold each training's average over its ``M`` sets of
+    draws (shape ``[R]``); the summary is their mean and standard deviation over
+    trainings (``ddof=1``).
+    """
+
+    khat: np.ndarray
+    elbo: np.ndarray
+
+    @property
+    def khat_mean(self):
+        return float(np.mean(self.khat))
+
+    @property
+    def khat_std(self):
+        return float(np.std(self.khat, ddof=1)) if self.khat.size > 1 else 0.0
+
+    @property
+    def elbo_mean(self):
+        return float(np.mean(self.elbo))
+
+    @property
+    def elbo_std(self):
+        return float(np.std(self.elbo, ddof=1)) if self.elbo.size > 1 else 0.0
+
+    def summary(self):
+        return dict(
+            khat_mean=self.khat_mean,
+            khat_std=self.khat_std,
+            elbo_mean=self.elbo_mean,
+            elbo_std=self.elbo_std,
+        )
+
+
+def evaluate_runs(log_prob, q, num_sets=50, num_draws=5000, seed=0):
+    """Score trained surrogates by the protocol of section VI.B.
+
+    ``q`` holds the ``R`` trainings as its batch (``batch_shape [R]``, or a
+    single unbatched training). For each, ``num_sets`` independent sets of
+    ``num_draws`` draws each give a k-hat and an ELBO; each training's numbers
+    are the averages over its sets.
+    """
+    if isinstance(num_sets, bool) or not isinstance(num_sets, int) or num_sets < 1:
+        raise ValueError(f"num_sets must be a positive integer, got {num_sets!r}")
+    khats, elbos = [], []
+    for s in range(num_sets):
+        lw = log_weights(log_prob, q, num_draws, seed=seed * 100003 + s)
+        lw = lw.reshape(lw.shape[0], -1)  # [N, R]
+        khats.append(khat_from_log_weights(lw.T))
+        elbos.append(lw.mean(axis=0))
+    return RepeatedRuns(
+        khat=np.mean(np.reshape(khats, (num_sets, -1)), axis=0),
+        elbo=np.mean(np.reshape(elbos, (num_sets, -1)), axis=0),
+    )
