@@ -38,7 +38,7 @@ def _sampler(log_prob, q, num_samples):
     key = (log_prob, num_samples)
     if key not in per_q:
 
-        @tf.function(jit_compile=True)
+        @tf.function(jit_compile=True, autograph=False)
         def draw(seed):
             z, log_q = q.experimental_sample_and_log_prob(num_samples, seed=seed)
             return log_prob(z) - log_q

@@ -6,8 +6,11 @@ estimates ``-ELBO = mean(log q(z) - log p(z))`` and takes an Adam step
 so the per-step cost is the arithmetic, not Python or TFP dispatch. The compiled
 chunk is cached per (surrogate, target, sample size) and reused by later fits.
 
-As in the thesis, the best parameters seen (lowest loss estimate) are kept and
-restored at the end. A surrogate with ``batch_shape`` ``[R]`` trains ``R``
+As in the thesis, the best parameters seen are kept and restored at the end, but
+"best" is judged on an exponential moving average of the loss
+(``CHECKPOINT_DECAY``, about a 50-step window), not on single-step estimates:
+with S = 500 draws the estimate's noise is larger than the late improvements,
+and the lowest single estimate is a lucky draw, often from an early, worse state. A surrogate with ``batch_shape`` ``[R]`` trains ``R``
 independent approximations at once, each with its own loss, best step and
 checkpoint.
 """
@@ -23,9 +26,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tqdm.auto import tqdm
 
-__all__ = ["fit", "FitResult", "CHUNK_STEPS"]
+__all__ = ["fit", "FitResult", "smoothed_loss", "CHUNK_STEPS", "CHECKPOINT_DECAY"]
 
 CHUNK_STEPS = 250  # steps per compiled call: long enough to hide dispatch, short for the progress bar
+CHECKPOINT_DECAY = 0.98  # EMA of the loss that picks the checkpoint; ~1 / (1 - decay) = 50 steps
 _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
 
@@ -36,8 +40,9 @@ class FitResult:
     Attributes:
       loss: ``[num_steps, *batch_shape]`` Monte-Carlo estimates of ``-ELBO``,
         one per step, evaluated at the parameters before that step's update.
-      best_step: step (per batch member) whose parameters were restored.
-      best_loss: the loss estimate at ``best_step``.
+      best_step: step (per batch member) whose parameters were restored: the
+        minimum of ``smoothed_loss(loss)``.
+      best_loss: the smoothed loss at ``best_step``.
       seconds: wall time of the fit, compilation included.
     """
 
@@ -50,6 +55,18 @@ class FitResult:
     def elbo(self):
         """The ELBO trace, ``-loss``."""
         return -self.loss
+
+
+def smoothed_loss(loss, decay=CHECKPOINT_DECAY):
+    """The bias-corrected exponential moving average of a loss trace (axis 0) that
+    ``fit`` minimises to choose its checkpoint."""
+    loss = np.asarray(loss, dtype=np.float64)
+    ema = np.zeros_like(loss[0])
+    out = np.empty_like(loss)
+    for t, value in enumerate(loss):
+        ema = decay * ema + (1.0 - decay) * value
+        out[t] = ema / (1.0 - decay ** (t + 1))
+    return out
 
 
 def _is_positive_int(x):
@@ -106,6 +123,7 @@ class _Trainer:
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.best = [tf.Variable(v, trainable=False) for v in self.variables]
         self.t = tf.Variable(0.0, trainable=False)
+        self.ema = None
         self.learning_rate = tf.Variable(1e-2, trainable=False)
         self.best_loss = None
         self.best_step = None
@@ -118,6 +136,7 @@ class _Trainer:
             self.batch_shape = batch_shape
             self.best_loss = tf.Variable(tf.fill(batch_shape, np.inf), trainable=False)
             self.best_step = tf.Variable(tf.fill(batch_shape, -1), trainable=False)
+            self.ema = tf.Variable(tf.zeros(batch_shape), trainable=False)
         for slot in self.m + self.v:
             slot.assign(tf.zeros_like(slot))
         for best, var in zip(self.best, self.variables):
@@ -126,6 +145,7 @@ class _Trainer:
         self.learning_rate.assign(learning_rate)
         self.best_loss.assign(tf.fill(self.batch_shape, np.inf))
         self.best_step.assign(tf.fill(self.batch_shape, -1))
+        self.ema.assign(tf.zeros(self.batch_shape))
 
     def _check_batch(self, batch_shape):
         for var in self.variables:
@@ -143,7 +163,7 @@ class _Trainer:
         key = (log_prob, sample_size, jit_compile)
         if key not in self.compiled:
             self.compiled[key] = tf.function(
-                self._make_chunk(log_prob, sample_size), jit_compile=jit_compile
+                self._make_chunk(log_prob, sample_size), jit_compile=jit_compile, autograph=False
             )
         return self.compiled[key]
 
@@ -163,12 +183,14 @@ class _Trainer:
             return loss, grads, finite
 
         def apply(index, loss, grads):
-            improved = loss < self.best_loss
+            t = self.t.assign_add(1.0)
+            ema = self.ema.assign(CHECKPOINT_DECAY * self.ema + (1.0 - CHECKPOINT_DECAY) * loss)
+            smoothed = ema / (1.0 - CHECKPOINT_DECAY**t)
+            improved = smoothed < self.best_loss
             for best, var in zip(self.best, variables):
                 best.assign(tf.where(self._mask(improved, var), var, best))
-            self.best_loss.assign(tf.where(improved, loss, self.best_loss))
+            self.best_loss.assign(tf.where(improved, smoothed, self.best_loss))
             self.best_step.assign(tf.where(improved, index, self.best_step))
-            t = self.t.assign_add(1.0)
             lr = self.learning_rate * tf.sqrt(1.0 - _ADAM_BETA2**t) / (1.0 - _ADAM_BETA1**t)
             for var, g, m, v in zip(variables, grads, self.m, self.v):
                 m.assign(_ADAM_BETA1 * m + (1.0 - _ADAM_BETA1) * g)
