@@ -42,7 +42,35 @@ def radial_beta_hat(alpha, beta):
     return -alpha + tf.math.softplus(beta)
 
 
-class Planar(tfb.Bijector):
+class _VectorBijector(tfb.Bijector):
+    """A bijector on the last axis whose parameters are named tensors.
+
+    Subclasses pass their parameters as a dict and declare their event ranks in
+    ``_parameter_properties``; this stores them (variables stay variables) and
+    sets the shared bijector options.
+    """
+
+    def __init__(self, params, validate_args, name):
+        with tf.name_scope(name) as name:
+            dtype = dtype_util.common_dtype(list(params.values()), dtype_hint=tf.float32)
+            self._params = {
+                key: tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=key)
+                for key, value in params.items()
+            }
+            super().__init__(
+                forward_min_event_ndims=1,
+                dtype=dtype,
+                validate_args=validate_args,
+                parameters=dict(params, validate_args=validate_args, name=name),
+                name=name,
+            )
+
+
+def _param(key, doc):
+    return property(lambda self: self._params[key], doc=doc)
+
+
+class Planar(_VectorBijector):
     """Planar flow ``f(z) = z + u_hat tanh(w^T z + b)`` (eqs. 60-64).
 
     ``log|det df/dz| = log|1 + u_hat^T psi(z)|`` with
@@ -70,19 +98,7 @@ class Planar(tfb.Bijector):
     """
 
     def __init__(self, u, w, b, validate_args=False, name="planar"):
-        parameters = dict(locals())
-        with tf.name_scope(name) as name:
-            dtype = dtype_util.common_dtype([u, w, b], dtype_hint=tf.float32)
-            self._u = tensor_util.convert_nonref_to_tensor(u, dtype=dtype, name="u")
-            self._w = tensor_util.convert_nonref_to_tensor(w, dtype=dtype, name="w")
-            self._b = tensor_util.convert_nonref_to_tensor(b, dtype=dtype, name="b")
-            super().__init__(
-                forward_min_event_ndims=1,
-                dtype=dtype,
-                validate_args=validate_args,
-                parameters=parameters,
-                name=name,
-            )
+        super().__init__(dict(u=u, w=w, b=b), validate_args, name)
 
     @classmethod
     def _parameter_properties(cls, dtype):
@@ -92,26 +108,18 @@ class Planar(tfb.Bijector):
             b=parameter_properties.ParameterProperties(event_ndims=0),
         )
 
-    @property
-    def u(self):
-        return self._u
-
-    @property
-    def w(self):
-        return self._w
-
-    @property
-    def b(self):
-        return self._b
+    u = _param("u", "The raw direction.")
+    w = _param("w", "The normal of the hyperplane.")
+    b = _param("b", "The offset.")
 
     @property
     def u_hat(self):
         """The corrected direction of eq. 64."""
-        return planar_u_hat(tf.convert_to_tensor(self._u), tf.convert_to_tensor(self._w))
+        return planar_u_hat(tf.convert_to_tensor(self.u), tf.convert_to_tensor(self.w))
 
     def _activation(self, z):
-        w = tf.convert_to_tensor(self._w)
-        return tf.reduce_sum(w * z, axis=-1) + self._b
+        w = tf.convert_to_tensor(self._params["w"])
+        return tf.reduce_sum(w * z, axis=-1) + self._params["b"]
 
     def _forward(self, x):
         return x + self.u_hat * tf.tanh(self._activation(x))[..., tf.newaxis]
@@ -119,8 +127,8 @@ class Planar(tfb.Bijector):
     def _forward_log_det_jacobian(self, x):
         # 1 + u_hat^T psi = 1 + tanh'(a) w^T u_hat, and w^T u_hat = m(w^T u) > -1,
         # so the argument of log1p is > -1 and the log is always finite.
-        w = tf.convert_to_tensor(self._w)
-        w_u_hat = tf.reduce_sum(w * planar_u_hat(tf.convert_to_tensor(self._u), w), axis=-1)
+        w = tf.convert_to_tensor(self._params["w"])
+        w_u_hat = tf.reduce_sum(w * planar_u_hat(tf.convert_to_tensor(self._params["u"]), w), axis=-1)
         dtanh = 1.0 - tf.square(tf.tanh(self._activation(x)))
         return tf.math.log1p(dtanh * w_u_hat)
 
@@ -131,7 +139,7 @@ class Planar(tfb.Bijector):
         )
 
 
-class Radial(tfb.Bijector):
+class Radial(_VectorBijector):
     """Radial flow ``f(z) = z + beta_hat h(alpha, r) (z - z0)`` (eqs. 65-78).
 
     ``r = |z - z0|``, ``h(alpha, r) = 1 / (alpha + r)`` and
@@ -156,19 +164,7 @@ class Radial(tfb.Bijector):
     """
 
     def __init__(self, z0, alpha, beta, validate_args=False, name="radial"):
-        parameters = dict(locals())
-        with tf.name_scope(name) as name:
-            dtype = dtype_util.common_dtype([z0, alpha, beta], dtype_hint=tf.float32)
-            self._z0 = tensor_util.convert_nonref_to_tensor(z0, dtype=dtype, name="z0")
-            self._alpha = tensor_util.convert_nonref_to_tensor(alpha, dtype=dtype, name="alpha")
-            self._beta = tensor_util.convert_nonref_to_tensor(beta, dtype=dtype, name="beta")
-            super().__init__(
-                forward_min_event_ndims=1,
-                dtype=dtype,
-                validate_args=validate_args,
-                parameters=parameters,
-                name=name,
-            )
+        super().__init__(dict(z0=z0, alpha=alpha, beta=beta), validate_args, name)
 
     @classmethod
     def _parameter_properties(cls, dtype):
@@ -178,41 +174,33 @@ class Radial(tfb.Bijector):
             beta=parameter_properties.ParameterProperties(event_ndims=0),
         )
 
-    @property
-    def z0(self):
-        return self._z0
-
-    @property
-    def alpha(self):
-        return self._alpha
-
-    @property
-    def beta(self):
-        return self._beta
+    z0 = _param("z0", "The reference point.")
+    alpha = _param("alpha", "The positive scale.")
+    beta = _param("beta", "The raw strength.")
 
     @property
     def beta_hat(self):
         """The corrected strength of eq. 75."""
-        return radial_beta_hat(tf.convert_to_tensor(self._alpha), tf.convert_to_tensor(self._beta))
+        return radial_beta_hat(tf.convert_to_tensor(self.alpha), tf.convert_to_tensor(self.beta))
 
     def _parameter_control_dependencies(self, is_init):
         if not self.validate_args:
             return []
         return [
-            tf.debugging.assert_positive(self._alpha, message="Radial: alpha must be positive.")
+            tf.debugging.assert_positive(self._params["alpha"], message="Radial: alpha must be positive.")
         ]
 
     def _forward(self, x):
-        alpha = tf.convert_to_tensor(self._alpha)
-        diff = x - self._z0
+        alpha = tf.convert_to_tensor(self._params["alpha"])
+        diff = x - self._params["z0"]
         r = tf.norm(diff, axis=-1)
         h = 1.0 / (alpha + r)
-        return x + (radial_beta_hat(alpha, self._beta) * h)[..., tf.newaxis] * diff
+        return x + (radial_beta_hat(alpha, self._params["beta"]) * h)[..., tf.newaxis] * diff
 
     def _forward_log_det_jacobian(self, x):
-        alpha = tf.convert_to_tensor(self._alpha)
-        beta_hat = radial_beta_hat(alpha, self._beta)
-        r = tf.norm(x - self._z0, axis=-1)
+        alpha = tf.convert_to_tensor(self._params["alpha"])
+        beta_hat = radial_beta_hat(alpha, self._params["beta"])
+        r = tf.norm(x - self._params["z0"], axis=-1)
         h = 1.0 / (alpha + r)
         # 1 + beta_hat h + beta_hat h' r simplifies to 1 + beta_hat alpha h^2.
         dim = tf.cast(tf.shape(x)[-1], x.dtype)
@@ -221,9 +209,9 @@ class Radial(tfb.Bijector):
         )
 
     def _inverse(self, y):
-        alpha = tf.convert_to_tensor(self._alpha)
-        beta_hat = radial_beta_hat(alpha, self._beta)
-        diff = y - self._z0
+        alpha = tf.convert_to_tensor(self._params["alpha"])
+        beta_hat = radial_beta_hat(alpha, self._params["beta"])
+        diff = y - self._params["z0"]
         k = tf.norm(diff, axis=-1)
         # Positive root of r^2 + r (alpha + beta_hat - k) - alpha k = 0 (eqs. 76, 78),
         # written without cancellation whichever sign the linear coefficient has.
@@ -231,13 +219,13 @@ class Radial(tfb.Bijector):
         sqrt_delta = tf.sqrt(tf.square(c) + 4.0 * alpha * k)
         stable_denominator = tf.where(c > 0, c + sqrt_delta, tf.ones_like(c))
         r = tf.where(c > 0, 2.0 * alpha * k / stable_denominator, (sqrt_delta - c) / 2.0)
-        return self._z0 + diff / (1.0 + beta_hat / (alpha + r))[..., tf.newaxis]
+        return self._params["z0"] + diff / (1.0 + beta_hat / (alpha + r))[..., tf.newaxis]
 
     def _inverse_log_det_jacobian(self, y):
         return -self._forward_log_det_jacobian(self._inverse(y))
 
 
-class _LayerStack(tfb.Bijector):
+class _LayerStack(_VectorBijector):
     """``K`` layers of one bijector class, ``f_K o ... o f_1``, as one bijector.
 
     Each parameter is the layer class's parameter with a layer axis of size ``K``
@@ -250,31 +238,17 @@ class _LayerStack(tfb.Bijector):
 
     _layer_class = None
 
-    def __init__(self, params, validate_args, name, parameters):
-        with tf.name_scope(name) as name:
-            dtype = dtype_util.common_dtype(list(params.values()), dtype_hint=tf.float32)
-            self._params = {
-                key: tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=key)
-                for key, value in params.items()
-            }
-            props = self._layer_class.parameter_properties(dtype)
-            self._layer_axes = {key: -(props[key].event_ndims + 1) for key in params}
-            sizes = {
-                value.shape[self._layer_axes[key]] for key, value in self._params.items()
-            }
-            if len(sizes) != 1 or None in sizes:
-                raise ValueError(
-                    f"{type(self).__name__}: every parameter needs the same static number "
-                    f"of layers on its layer axis, got {sorted(map(str, sizes))}"
-                )
-            self._num_layers = int(sizes.pop())
-            super().__init__(
-                forward_min_event_ndims=1,
-                dtype=dtype,
-                validate_args=validate_args,
-                parameters=parameters,
-                name=name,
+    def __init__(self, params, validate_args, name):
+        super().__init__(params, validate_args, name)
+        props = self._layer_class.parameter_properties(self.dtype)
+        self._layer_axes = {key: -(props[key].event_ndims + 1) for key in params}
+        sizes = {value.shape[self._layer_axes[key]] for key, value in self._params.items()}
+        if len(sizes) != 1 or None in sizes:
+            raise ValueError(
+                f"{type(self).__name__}: every parameter needs the same static number "
+                f"of layers on its layer axis, got {sorted(map(str, sizes))}"
             )
+        self._num_layers = int(sizes.pop())
 
     @classmethod
     def _parameter_properties(cls, dtype):
@@ -364,8 +338,7 @@ class PlanarStack(_LayerStack):
     _layer_class = Planar
 
     def __init__(self, u, w, b, validate_args=False, name="planar_stack"):
-        parameters = dict(locals())
-        super().__init__(dict(u=u, w=w, b=b), validate_args, name, parameters)
+        super().__init__(dict(u=u, w=w, b=b), validate_args, name)
 
 
 class RadialStack(_LayerStack):
@@ -377,5 +350,4 @@ class RadialStack(_LayerStack):
     _layer_class = Radial
 
     def __init__(self, z0, alpha, beta, validate_args=False, name="radial_stack"):
-        parameters = dict(locals())
-        super().__init__(dict(z0=z0, alpha=alpha, beta=beta), validate_args, name, parameters)
+        super().__init__(dict(z0=z0, alpha=alpha, beta=beta), validate_args, name)

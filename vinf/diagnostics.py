@@ -93,28 +93,14 @@ class RepeatedRuns:
     khat: np.ndarray
     elbo: np.ndarray
 
-    @property
-    def khat_mean(self):
-        return float(np.mean(self.khat))
-
-    @property
-    def khat_std(self):
-        return float(np.std(self.khat, ddof=1)) if self.khat.size > 1 else 0.0
-
-    @property
-    def elbo_mean(self):
-        return float(np.mean(self.elbo))
-
-    @property
-    def elbo_std(self):
-        return float(np.std(self.elbo, ddof=1)) if self.elbo.size > 1 else 0.0
-
     def summary(self):
+        """Mean and standard deviation (``ddof=1``) over trainings, as the thesis's tables report."""
+        sd = lambda x: float(np.std(x, ddof=1)) if x.size > 1 else 0.0  # noqa: E731
         return dict(
-            khat_mean=self.khat_mean,
-            khat_std=self.khat_std,
-            elbo_mean=self.elbo_mean,
-            elbo_std=self.elbo_std,
+            khat_mean=float(np.mean(self.khat)),
+            khat_std=sd(self.khat),
+            elbo_mean=float(np.mean(self.elbo)),
+            elbo_std=sd(self.elbo),
         )
 
 
