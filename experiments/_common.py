@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -23,6 +24,10 @@ MANIFEST = FIGURES / "manifest.json"
 TIMINGS = FIGURES / "timings.json"
 
 __all__ = ["Run", "parse_args", "write_json", "read_json", "update_json"]
+
+# Experiments build many surrogates, each with its own compiled step by design;
+# TensorFlow's "frequent retracing" advice does not apply and buries the progress bars.
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def parse_args(name, description, argv=None):
