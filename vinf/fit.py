@@ -13,6 +13,12 @@ with S = 500 draws the estimate's noise is larger than the late improvements,
 and the lowest single estimate is a lucky draw, often from an early, worse state. A surrogate with ``batch_shape`` ``[R]`` trains ``R``
 independent approximations at once, each with its own loss, best step and
 checkpoint.
+
+``anneal_steps`` turns on the annealed objective of Rezende & Mohamed (2015,
+section 6.1): the step-``t`` gradient is that of ``mean(log q - beta_t log p)``
+with the inverse temperature ``beta_t = min(1, ANNEAL_START + t / anneal_steps)``,
+so early steps see a flattened target and can spread over several modes. The
+recorded loss (and so the checkpoint) is always the un-annealed ``-ELBO``.
 """
 import dataclasses
 import math
@@ -26,10 +32,11 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tqdm.auto import tqdm
 
-__all__ = ["fit", "FitResult", "smoothed_loss", "CHUNK_STEPS", "CHECKPOINT_DECAY"]
+__all__ = ["fit", "FitResult", "smoothed_loss", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START"]
 
 CHUNK_STEPS = 250  # steps per compiled call: long enough to hide dispatch, short for the progress bar
 CHECKPOINT_DECAY = 0.98  # EMA of the loss that picks the checkpoint; ~1 / (1 - decay) = 50 steps
+ANNEAL_START = 0.01  # beta_0 of the annealing schedule (Rezende & Mohamed 2015)
 _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
 
@@ -73,7 +80,7 @@ def _is_positive_int(x):
     return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x > 0
 
 
-def _validate(log_prob, q, num_steps, sample_size, learning_rate, seed):
+def _validate(log_prob, q, num_steps, sample_size, learning_rate, seed, anneal_steps):
     if not callable(log_prob):
         raise ValueError(f"log_prob must be callable, got {type(log_prob).__name__}")
     if not isinstance(q, tfp.distributions.Distribution):
@@ -93,6 +100,8 @@ def _validate(log_prob, q, num_steps, sample_size, learning_rate, seed):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**31:
         raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, numbers.Integral) or anneal_steps < 0:
+        raise ValueError(f"anneal_steps must be a non-negative integer, got {anneal_steps!r}")
 
 
 def _probe(log_prob, q):
@@ -170,13 +179,16 @@ class _Trainer:
     def _make_chunk(self, log_prob, sample_size):
         q, variables = self.q, self.variables
 
-        def step(seed, index):
+        def step(seed, index, anneal_steps):
             step_seed = tf.random.experimental.stateless_fold_in(seed, index)
+            beta = tf.minimum(1.0, ANNEAL_START + tf.cast(index, tf.float32) / tf.maximum(anneal_steps, 1.0))
+            beta = tf.where(anneal_steps > 0.0, beta, 1.0)
             with tf.GradientTape() as tape:
                 z, log_q = q.experimental_sample_and_log_prob(sample_size, seed=step_seed)
-                loss = tf.reduce_mean(log_q - log_prob(z), axis=0)  # -ELBO per batch member
-                total = tf.reduce_sum(loss)
-            grads = tape.gradient(total, variables)
+                log_p = log_prob(z)
+                loss = tf.reduce_mean(log_q - log_p, axis=0)  # -ELBO per batch member
+                objective = tf.reduce_sum(tf.reduce_mean(log_q - tf.cast(beta, log_p.dtype) * log_p, axis=0))
+            grads = tape.gradient(objective, variables)
             finite = tf.reduce_all(tf.math.is_finite(loss))
             for g in grads:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(g)))
@@ -197,11 +209,11 @@ class _Trainer:
                 v.assign(_ADAM_BETA2 * v + (1.0 - _ADAM_BETA2) * tf.square(g))
                 var.assign_sub(lr * m / (tf.sqrt(v) + _ADAM_EPSILON))
 
-        def run(seed, start, num):
+        def run(seed, start, num, anneal_steps):
             losses = tf.fill([CHUNK_STEPS] + self.batch_shape.as_list(), np.nan)
 
             def body(i, losses, ok):
-                loss, grads, finite = step(seed, start + i)
+                loss, grads, finite = step(seed, start + i, anneal_steps)
                 losses = tf.tensor_scatter_nd_update(losses, [[i]], loss[tf.newaxis])
 
                 def update():
@@ -238,6 +250,7 @@ def fit(
     seed=0,
     progress=None,
     jit_compile=True,
+    anneal_steps=0,
 ):
     """Fit ``q`` to the unnormalised density ``exp(log_prob)`` by maximising the ELBO.
 
@@ -253,6 +266,8 @@ def fit(
         same fit.
       progress: show a tqdm bar; ``None`` shows one when stderr is a terminal.
       jit_compile: compile each chunk of steps with XLA.
+      anneal_steps: when positive, train on the annealed objective (module
+        docstring) whose inverse temperature reaches 1 after this many steps.
 
     Returns:
       ``FitResult`` with the loss trace and the best step, whose parameters are
@@ -264,7 +279,7 @@ def fit(
         the parameters of the last finite step and the error's ``result``
         attribute holds the trace so far.
     """
-    _validate(log_prob, q, num_steps, sample_size, learning_rate, seed)
+    _validate(log_prob, q, num_steps, sample_size, learning_rate, seed, anneal_steps)
     batch_shape = _probe(log_prob, q)
     if q not in _TRAINERS:
         _TRAINERS[q] = _Trainer(q)
@@ -279,7 +294,7 @@ def fit(
     with tqdm(total=num_steps, disable=not show, unit="step", leave=False) as bar:
         for start in range(0, num_steps, CHUNK_STEPS):
             num = min(CHUNK_STEPS, num_steps - start)
-            chunk, done, ok = run(seed_tensor, tf.constant(start), tf.constant(num))
+            chunk, done, ok = run(seed_tensor, tf.constant(start), tf.constant(num), tf.constant(float(anneal_steps)))
             done = int(done)
             losses[start : start + done] = chunk.numpy()[:done]
             bar.update(done)
