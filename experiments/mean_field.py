@@ -1,0 +1,292 @@
+"""Sections II-III: the mean-field approximation, CAVI for the Gaussian mixture, and ADVI (Figures 2-7).
+
+``python -m experiments.mean_field [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N]``
+
+Figures 2 and 3 fit Gaussians by ADVI (``vinf.fit``) to a bimodal 1-D density and to
+a correlated 2-D Gaussian. Figure 4's data are drawn from the two-component
+mixture printed in the study (``vinf.targets.THESIS_MIXTURE``); CAVI
+(``vinf.cavi``) fits the Bayesian Gaussian mixture to them (Figure 6), checked
+against scikit-learn's ``BayesianGaussianMixture`` under the same prior. The
+Gaussian mixture the CAVI fit implies, ``fitted_mixture(seed)``, is the
+posterior that mean-field ADVI fits in Figure 7 from several starts (and the
+target of the toy-targets experiment's Figures 19-21). Results are saved as
+they finish; a rerun only redraws the figures unless ``--force``.
+"""
+import dataclasses
+import time
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from tqdm.auto import tqdm
+
+import vinf
+from experiments import mean_field_figures as figures
+from experiments._common import Run, parse_args
+from vinf.targets import THESIS_MIXTURE, Target
+
+tfd = tfp.distributions
+
+NAME = "mean_field"
+NUM_POINTS = 500  # Figure 4's data set
+NUM_COMPONENTS = 2
+SAMPLE_SIZE = 500  # S of eq. 51, as in the thesis
+BIMODAL = dict(weights=(0.6, 0.4), locs=(-1.5, 1.5), scales=(0.6, 0.8))  # Figure 2's posterior
+CORRELATED = dict(loc=(1.0, 0.5), cov=((2.0, 1.2), (1.2, 1.0)))  # Figure 3's posterior, correlation 0.85
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    num_steps: int  # Adam steps of every ADVI fit
+    num_runs: int  # independent trainings of Figures 2-3 (one batched surrogate)
+    num_restarts: int  # starts of mean-field ADVI on the mixture (Figure 7)
+    elbo_draws: int  # draws of the final ELBO estimates
+
+
+FULL = Scale(num_steps=10000, num_runs=5, num_restarts=8, elbo_draws=100_000)
+QUICK = Scale(num_steps=1500, num_runs=4, num_restarts=3, elbo_draws=10_000)
+
+
+# ------------------------------------------------------------------ data and targets
+
+
+def figure4_data(seed=0):
+    """``NUM_POINTS`` draws from the study's mixture (Figure 4): ``(x [N, 2], true component [N])``."""
+    rng = np.random.default_rng(seed)
+    weights = np.asarray(THESIS_MIXTURE["weights"], dtype=float)
+    component = rng.choice(len(weights), size=NUM_POINTS, p=weights / weights.sum())
+    locs, covs = np.asarray(THESIS_MIXTURE["locs"]), np.asarray(THESIS_MIXTURE["covs"])
+    chol = np.linalg.cholesky(covs)[component]
+    x = locs[component] + np.einsum("nij,nj->ni", chol, rng.standard_normal((NUM_POINTS, 2)))
+    return x, component
+
+
+def cavi_fit(seed=0):
+    """CAVI with K = 2 on Figure 4's data (Figure 6), under ``vinf.cavi``'s default prior."""
+    x, _ = figure4_data(seed)
+    return vinf.cavi.fit_mixture(x, num_components=NUM_COMPONENTS, seed=seed)
+
+
+def fitted_mixture(seed=0):
+    """The Gaussian mixture implied by the CAVI fit to Figure 4's data, upper component first.
+
+    Returns ``dict(weights=(w_1, w_2), locs [2, 2], covs [2, 2, 2])`` with weights
+    ``E[pi_k]``, means ``m_k`` and covariances ``E[Lambda_k]^-1``, ready for
+    ``vinf.targets.get("gaussian_mixture", **fitted_mixture(seed))``.
+    """
+    mixture = cavi_fit(seed).mixture()
+    order = np.argsort(-mixture["locs"][:, 1])
+    return dict(
+        weights=tuple(mixture["weights"][k] for k in order),
+        locs=mixture["locs"][order],
+        covs=mixture["covs"][order],
+    )
+
+
+def bimodal_target():
+    """Figure 2's posterior: ``sum_k w_k N(z | mu_k, s_k^2)``, normalised (log Z = 0)."""
+
+    def log_prob(z):
+        mixture = tfd.MixtureSameFamily(
+            tfd.Categorical(probs=tf.constant(BIMODAL["weights"], z.dtype)),
+            tfd.Normal(tf.constant(BIMODAL["locs"], z.dtype), tf.constant(BIMODAL["scales"], z.dtype)),
+        )
+        return mixture.log_prob(z[..., 0])
+
+    return Target("bimodal", log_prob, ["z"], bounds=[(-4.5, 4.5)], log_evidence_fn=lambda: 0.0)
+
+
+def correlated_target():
+    """Figure 3's posterior: ``N(z | mu, Sigma)`` with full covariance, normalised (log Z = 0)."""
+    loc, cov = np.asarray(CORRELATED["loc"]), np.asarray(CORRELATED["cov"])
+    chol = np.linalg.cholesky(cov)
+
+    def log_prob(z):
+        return tfd.MultivariateNormalTriL(tf.constant(loc, z.dtype), tf.constant(chol, z.dtype)).log_prob(z)
+
+    sd = np.sqrt(np.diag(cov))
+    return Target("correlated_gaussian", log_prob, ["z1", "z2"], bounds=list(zip(loc - 4 * sd, loc + 4 * sd)),
+                  log_evidence_fn=lambda: 0.0)
+
+
+# ------------------------------------------------------------------ ADVI
+
+
+def train(target, q, scale, seed):
+    """ADVI (Algorithm 1) of the batched surrogate ``q`` on ``target``; the final ELBO of each member."""
+    result = vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=SAMPLE_SIZE,
+                      learning_rate=1e-2, seed=seed, progress=False)
+    elbo = np.atleast_1d(vinf.diagnostics.elbo(target.log_prob, q, num_samples=scale.elbo_draws, seed=seed))
+    return dict(elbo=elbo.tolist(), best_step=np.atleast_1d(result.best_step).tolist(), train_seconds=result.seconds)
+
+
+def _gaussian_state(q):
+    """Means ``[R, D]`` and covariances ``[R, D, D]`` of a batched Gaussian surrogate."""
+    return dict(mean=q.mean().numpy().astype(float).tolist(), cov=q.covariance().numpy().astype(float).tolist())
+
+
+def family_restriction(scale, seed):
+    """Figure 2: the ELBO-optimal Gaussian of a bimodal density, and its moment-matched Gaussian."""
+    target = bimodal_target()
+    q = vinf.surrogates.mean_field(1, seed=seed, batch_shape=[scale.num_runs])
+    out = train(target, q, scale, seed)
+    w, m, s = (np.asarray(BIMODAL[k]) for k in ("weights", "locs", "scales"))
+    moment_mean = float(w @ m)
+    moment_var = float(w @ (s**2 + m**2) - moment_mean**2)
+    best = int(np.argmax(out["elbo"]))
+    return dict(
+        **out, **_gaussian_state(q), best_run=best, kl=-out["elbo"][best],
+        moment_matched=dict(mean=moment_mean, sd=moment_var**0.5), posterior=BIMODAL,
+    )
+
+
+def mean_field_compactness(scale, seed):
+    """Figure 3: mean-field and full-rank ADVI on a correlated Gaussian.
+
+    The mean-field optimum of ``KL(q || N(mu, Sigma))`` has the mean ``mu`` and the
+    variances ``1 / Lambda_ii`` of the precision ``Lambda = Sigma^-1``, and
+    ``KL = -1/2 log(prod_i Lambda_ii^-1 / |Sigma|)``; the full-rank family holds ``p``.
+    """
+    target = correlated_target()
+    cov = np.asarray(CORRELATED["cov"])
+    precision = np.linalg.inv(cov)
+    out = dict(loc=list(CORRELATED["loc"]), cov=cov.tolist(),
+               mean_field_variance=(1.0 / np.diag(precision)).tolist(),
+               mean_field_kl=float(0.5 * (np.sum(np.log(np.diag(precision))) + np.linalg.slogdet(cov)[1])))
+    for name in ("mean_field", "full_rank"):
+        q = getattr(vinf.surrogates, name)(2, seed=seed, batch_shape=[scale.num_runs])
+        out[name] = dict(**train(target, q, scale, seed), **_gaussian_state(q))
+    return out
+
+
+def restart_locs(target, num_restarts, first, seed):
+    """Starting means of Figure 7's restarts: ``first`` (the surrogate's own start, near the
+    origin as in the thesis), then uniform draws in the central half of the target's box."""
+    low, high = np.asarray(target.bounds).T
+    centre, half = (low + high) / 2, (high - low) / 4
+    rng = np.random.default_rng(seed)
+    draws = centre + half * rng.uniform(-1.0, 1.0, size=(num_restarts - 1, 2))
+    return np.vstack([first, draws]).astype(np.float32)
+
+
+def advi_on_mixture(scale, seed, mixture):
+    """Figure 7: mean-field ADVI on the mixture posterior, from the thesis's start and from others."""
+    target = vinf.targets.get("gaussian_mixture", **mixture)
+    q = vinf.surrogates.mean_field(2, seed=seed, batch_shape=[scale.num_restarts])
+    start = restart_locs(target, scale.num_restarts, q.loc.numpy()[0], seed)
+    q.loc.assign(start)
+    out = train(target, q, scale, seed)
+    components = [
+        dict(loc=np.asarray(loc).tolist(), cov=np.asarray(cov).tolist(), weight=float(w),
+             sd=np.sqrt(np.diag(cov)).tolist(), mean_field_sd=(1.0 / np.sqrt(np.diag(np.linalg.inv(cov)))).tolist())
+        for w, loc, cov in zip(mixture["weights"], mixture["locs"], mixture["covs"])
+    ]
+    state = _gaussian_state(q)
+    return dict(**out, **state, start=start.tolist(), components=components, best_run=int(np.argmax(out["elbo"])),
+                captured=[captured_component(mean, components) for mean in state["mean"]])
+
+
+def captured_component(mean, components):
+    """Index of the component whose mean lies within one Mahalanobis unit of ``mean``, else ``None``."""
+    for k, comp in enumerate(components):
+        d = np.asarray(mean) - np.asarray(comp["loc"])
+        if d @ np.linalg.solve(comp["cov"], d) < 1.0:
+            return k
+    return None
+
+
+# ------------------------------------------------------------------ CAVI
+
+
+def cavi_clustering(seed):
+    """Figures 4 and 6: CAVI on the mixture data, timed; labels against the generating components."""
+    x, truth = figure4_data(seed)
+    started = time.perf_counter()
+    fit = cavi_fit(seed)
+    seconds = time.perf_counter() - started
+    return dict(
+        num_points=NUM_POINTS, generating=THESIS_MIXTURE, seconds=seconds,
+        elbo=fit.elbo.tolist(), num_iterations=fit.num_iterations, converged=fit.converged,
+        min_elbo_step=float(np.min(np.diff(fit.elbo))) if fit.num_iterations > 1 else None,
+        prior=dataclasses.asdict(fit.prior), posterior=dataclasses.asdict(fit.posterior),
+        labels=fit.labels.tolist(), accuracy=vinf.cavi.matched_agreement(fit.labels, truth),
+        mean_log_predictive=float(np.mean(fit.predictive_log_prob(x))),
+        mixture=fitted_mixture(seed),
+    )
+
+
+def sklearn_posterior(model):
+    """``vinf.cavi.Posterior`` of a fitted ``BayesianGaussianMixture`` (its ``covariances_`` are
+    ``W_k^-1 / nu_k``)."""
+    nu = model.degrees_of_freedom_
+    return vinf.cavi.Posterior(
+        alpha=model.weight_concentration_, beta=model.mean_precision_, m=model.means_,
+        W=np.linalg.inv(model.covariances_ * nu[:, None, None]), nu=nu,
+    )
+
+
+def compare_sklearn(seed):
+    """CAVI against scikit-learn's ``BayesianGaussianMixture`` with the same prior and data:
+    the full bound (PRML 10.70) at both solutions, the log predictive density (eq. 47),
+    the agreement of the assignments and the largest difference of the means."""
+    from sklearn.mixture import BayesianGaussianMixture
+
+    x, _ = figure4_data(seed)
+    ours = cavi_fit(seed)
+    prior = ours.prior
+    model = BayesianGaussianMixture(
+        n_components=NUM_COMPONENTS, covariance_type="full",
+        weight_concentration_prior_type="dirichlet_distribution", weight_concentration_prior=prior.alpha0,
+        mean_prior=prior.m0, mean_precision_prior=prior.beta0, degrees_of_freedom_prior=prior.nu0,
+        covariance_prior=np.linalg.inv(prior.W0), reg_covar=0.0, tol=1e-10, max_iter=2000,
+        init_params="k-means++", random_state=seed,
+    ).fit(x)
+    theirs = sklearn_posterior(model)
+    resp = model.predict_proba(x)
+    order = np.argsort(-ours.posterior.m[:, 1]), np.argsort(-theirs.m[:, 1])
+    return dict(
+        elbo_vinf=float(ours.elbo[-1]),
+        elbo_sklearn=vinf.cavi.elbo(x, resp, prior, theirs),
+        sklearn_iterations=int(model.n_iter_), sklearn_converged=bool(model.converged_),
+        mean_log_predictive_vinf=float(np.mean(ours.predictive_log_prob(x))),
+        mean_log_predictive_sklearn=float(np.mean(vinf.cavi.predictive_log_prob(x, theirs))),
+        agreement=vinf.cavi.matched_agreement(ours.labels, model.predict(x)),
+        max_mean_difference=float(np.max(np.abs(ours.posterior.m[order[0]] - theirs.m[order[1]]))),
+    )
+
+
+# ------------------------------------------------------------------ main
+
+
+def cached(run, key, compute):
+    """``compute()`` unless ``results.json`` already holds ``key``."""
+    value = run.cached_extra(key)
+    if value is None:
+        value = compute()
+        run.set_extra(key, value)
+    return value
+
+
+def main(argv=None):
+    args = parse_args(NAME, __doc__.splitlines()[0], argv)
+    run = Run(NAME, args)
+    scale = QUICK if run.quick else FULL
+    seed = run.seed
+    steps = [
+        ("fig2", lambda: family_restriction(scale, seed)),
+        ("fig3", lambda: mean_field_compactness(scale, seed)),
+        ("cavi", lambda: cavi_clustering(seed)),
+        ("sklearn", lambda: compare_sklearn(seed)),
+        ("fig7", lambda: advi_on_mixture(scale, seed, fitted_mixture(seed))),
+    ]
+    results = {}
+    for key, compute in tqdm(steps, desc="mean field", unit="part"):
+        results[key] = cached(run, key, compute)
+    figures.make_all(run, results, figure4_data(seed)[0])
+    figures.write_report(run, results)
+    seconds = run.finish()
+    print(f"mean field done in {seconds:.0f} s -> {run.out}")
+
+
+if __name__ == "__main__":
+    main()
