@@ -28,6 +28,7 @@ __all__ = ["Run", "parse_args", "write_json", "read_json", "update_json"]
 # Experiments build many surrogates, each with its own compiled step by design;
 # TensorFlow's "frequent retracing" advice does not apply and buries the progress bars.
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
+logging.getLogger("pymc").setLevel(logging.WARNING)  # its sampler chatter interleaves with the progress bars
 
 
 def parse_args(name, description, argv=None):
@@ -118,6 +119,8 @@ class Run:
         self._results = read_json(self.results_path, None)
         if self._results is None or self.force or self._results.get("quick") != self.quick:
             self._results = dict(experiment=name, quick=self.quick, seed=self.seed, rows=[], extra={})
+        # A run that starts from saved results times only what was left to do.
+        self.resumed = bool(self._results["rows"] or self._results["extra"])
         self._started = time.perf_counter()
 
     # ---------------------------------------------------------------- results
@@ -199,9 +202,13 @@ class Run:
             def update(timings):
                 experiments = dict(timings.get("experiments", {}))
                 experiments[self.name] = round(seconds, 1)
+                resumed = set(timings.get("resumed", [])) - {self.name}
+                if self.resumed:
+                    resumed.add(self.name)
                 return dict(
                     total_seconds=round(sum(experiments.values()), 1),
                     experiments=experiments,
+                    resumed=sorted(resumed),
                     machine=machine_description(),
                 )
 

@@ -3,9 +3,17 @@
 ``python -m experiments.report`` joins each experiment's ``report.md`` in the
 thesis's order, then adds where the time went (``figures/timings.json``) and
 which thesis figure or table each file reproduces (``figures/manifest.json``),
-naming any that is missing.
+naming any that is missing. It also puts each experiment's ``headline.md`` (the
+results at a glance) into the top-level ``README.md``, between the
+``HEADLINE_START`` and ``HEADLINE_END`` markers, so README's numbers are those of
+the committed run.
 """
-from experiments._common import FIGURES, MANIFEST, TIMINGS, read_json
+import re
+
+from experiments._common import FIGURES, MANIFEST, REPO, TIMINGS, read_json
+
+README = REPO / "README.md"
+HEADLINE_START, HEADLINE_END = "<!-- headline: written by python -m experiments.report -->", "<!-- headline end -->"
 
 ORDER = (
     ("mean_field", "Mean field: CAVI and ADVI (section II, III; Figures 2-7)"),
@@ -22,9 +30,11 @@ def timings_table(timings):
     if not experiments:
         return "_No full run recorded yet._\n"
     total = timings.get("total_seconds") or sum(experiments.values())
+    resumed = set(timings.get("resumed", []))
     lines = ["| experiment | wall time (s) | share |", "| --- | ---: | ---: |"]
     for name, seconds in sorted(experiments.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| `{name}` | {seconds:.0f} | {100 * seconds / total:.0f} % |")
+        note = " (resumed: only what was left)" if name in resumed else ""
+        lines.append(f"| `{name}`{note} | {seconds:.0f} | {100 * seconds / total:.0f} % |")
     lines.append(f"| **total** (`python -m experiments`) | **{total:.0f}** | |")
     return "\n".join(lines) + f"\n\nMachine: {timings.get('machine', 'unknown')}.\n"
 
@@ -64,8 +74,23 @@ def build():
     return "\n".join(parts)
 
 
+def update_readme_headline():
+    """Replace the block between the README's headline markers with the experiments' ``headline.md``."""
+    fragments = [
+        f"{(FIGURES / name / 'headline.md').read_text().strip()}\n\n_From `figures/{name}/results.json`._"
+        for name, _ in ORDER if (FIGURES / name / "headline.md").exists()
+    ]
+    text = README.read_text()
+    pattern = re.compile(re.escape(HEADLINE_START) + ".*?" + re.escape(HEADLINE_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{README} lacks the headline markers {HEADLINE_START!r} ... {HEADLINE_END!r}")
+    block = "\n\n".join([HEADLINE_START, *fragments, HEADLINE_END])
+    README.write_text(pattern.sub(lambda _: block, text))
+
+
 def main():
     (FIGURES / "README.md").write_text(build())
+    update_readme_headline()
 
 
 if __name__ == "__main__":

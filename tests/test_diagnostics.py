@@ -59,3 +59,12 @@ def test_trained_mean_field_elbo_is_a_tight_lower_bound_on_eight_schools(centere
     elbo, mc_error = lw.mean(), 3 * lw.std() / np.sqrt(lw.size)
     assert elbo <= log_z + mc_error, "an ELBO above log Z is a bug"
     assert elbo > log_z - 2.0
+
+
+@pytest.mark.parametrize("bad", [-1, 2**31, 1.5])
+def test_bad_seeds_are_rejected(bad):
+    q = tfd.MultivariateNormalDiag(loc=tf.zeros(2))
+    with pytest.raises(ValueError, match="seed"):
+        vinf.diagnostics.log_weights(standard_normal_log_prob, q, seed=bad)
+    with pytest.raises(ValueError, match="seed"):
+        vinf.diagnostics.evaluate_runs(standard_normal_log_prob, q, num_sets=2, seed=bad)

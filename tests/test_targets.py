@@ -123,3 +123,17 @@ def test_log_evidence_by_quadrature(num_schools, thesis_compat, design_value):
     value = vinf.targets.eight_schools(num_schools=num_schools, thesis_compat=thesis_compat).log_evidence()
     assert value == pytest.approx(independent_log_evidence(num_schools, thesis_compat), abs=2e-3)
     assert value == pytest.approx(design_value, abs=0.006)
+
+
+def test_side_by_side_scores_each_block_with_its_own_target():
+    first, second = vinf.targets.eight_schools(thesis_compat=True), vinf.targets.eight_schools(centered=False)
+    both = vinf.targets.side_by_side([first, second], repeats=2)
+    z = np.random.default_rng(4).normal(size=(6, 4, first.dim))
+    log_p = both.log_prob(tf.constant(z)).numpy()
+    assert log_p.shape == (6, 4)
+    np.testing.assert_allclose(log_p[:, :2], first.log_prob_numpy(z[:, :2]), rtol=1e-12)
+    np.testing.assert_allclose(log_p[:, 2:], second.log_prob_numpy(z[:, 2:]), rtol=1e-12)
+    with pytest.raises(ValueError, match="4 batch members"):
+        both.log_prob(tf.constant(z[:, :3]))
+    with pytest.raises(ValueError, match="same dim"):
+        vinf.targets.side_by_side([first, vinf.targets.get("banana")])

@@ -47,12 +47,26 @@ def _sampler(log_prob, q, num_samples):
     return per_q[key]
 
 
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+
+
+def _draw_log_weights(log_prob, q, num_samples, seed, stream):
+    draw = _sampler(log_prob, q, num_samples)
+    return draw(tf.constant([seed, stream], dtype=tf.int32)).numpy().astype(np.float64)
+
+
 def log_weights(log_prob, q, num_samples=5000, seed=0):
     """``log p(z_s) - log q(z_s)`` for ``num_samples`` draws: ``[num_samples, *batch_shape]``."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    draw = _sampler(log_prob, q, num_samples)
-    return draw(tf.constant([seed, 1], dtype=tf.int32)).numpy().astype(np.float64)
+    _check_count(num_samples, "num_samples")
+    _check_seed(seed)
+    return _draw_log_weights(log_prob, q, num_samples, seed, stream=1)
 
 
 def _scalar_or_array(x):
@@ -112,11 +126,12 @@ def evaluate_runs(log_prob, q, num_sets=50, num_draws=5000, seed=0):
     ``num_draws`` draws each give a k-hat and an ELBO; each training's numbers
     are the averages over its sets.
     """
-    if isinstance(num_sets, bool) or not isinstance(num_sets, int) or num_sets < 1:
-        raise ValueError(f"num_sets must be a positive integer, got {num_sets!r}")
+    _check_count(num_sets, "num_sets")
+    _check_count(num_draws, "num_draws")
+    _check_seed(seed)
     khats, elbos = [], []
     for s in range(num_sets):
-        lw = log_weights(log_prob, q, num_draws, seed=seed * 100003 + s)
+        lw = _draw_log_weights(log_prob, q, num_draws, seed, stream=2 + s)  # stream 1 is log_weights
         lw = lw.reshape(lw.shape[0], -1)  # [N, R]
         khats.append(khat_from_log_weights(lw.T))
         elbos.append(lw.mean(axis=0))

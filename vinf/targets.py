@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import logsumexp
 
-__all__ = ["Target", "get", "names", "register", "EIGHT_SCHOOLS_Y", "EIGHT_SCHOOLS_SIGMA"]
+__all__ = ["Target", "get", "names", "register", "side_by_side", "EIGHT_SCHOOLS_Y", "EIGHT_SCHOOLS_SIGMA"]
 
 _REGISTRY = {}
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -96,6 +96,32 @@ class Target:
                 edge[axis] = end
                 log_w[tuple(edge)] += math.log(0.5)
         return float(logsumexp(log_p + log_w) + math.log(cell))
+
+
+def side_by_side(targets, repeats=1):
+    """One log density for a batched surrogate whose members fit different targets.
+
+    Batch members ``[i * repeats, (i + 1) * repeats)`` fit ``targets[i]``: the
+    returned target maps ``z [..., len(targets) * repeats, dim]`` to
+    ``[..., len(targets) * repeats]``. Trainings on several targets of one
+    dimension then share a single surrogate and a single compiled step
+    (``vinf.fit``, ``vinf.diagnostics.evaluate_runs``), each member still
+    following its own target.
+    """
+    targets = list(targets)
+    if not targets or len({t.dim for t in targets}) != 1:
+        raise ValueError("side_by_side needs one or more targets of the same dim")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    size = len(targets) * repeats
+
+    def log_prob(z):
+        if z.shape[-2] != size:
+            raise ValueError(f"side_by_side expects {size} batch members on axis -2, got shape {z.shape}")
+        blocks = tf.split(z, len(targets), axis=-2)
+        return tf.concat([t.log_prob(block) for t, block in zip(targets, blocks)], axis=-1)
+
+    return Target(" | ".join(t.name for t in targets), log_prob, targets[0].names)
 
 
 def _normal_log_prob(x, loc, scale):
