@@ -1,0 +1,484 @@
+"""Section IV: what a normalizing flow does to space and to a density, Figures 8-16.
+
+``python -m experiments.flow_geometry [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N]``
+
+Nothing is trained: every flow has fixed parameters and every density is exact.
+The exponential flow (Figure 8) is ``tfd.TransformedDistribution(N(0, 1), Exp)``.
+Planar flows have no inverse, so their densities are pushed forward: a fine
+grid of ``z_0`` goes through ``forward`` and each image point ``z_K`` carries
+``log q_K(z_K) = log q_0(z_0) - sum_k log|det df_k/dz|`` (eq. 59, 63). Radial
+flows are scored on a regular grid through their analytic inverse (eq. 77) by
+``TransformedDistribution.log_prob``.
+
+The thesis drew Figures 10-16 with the raw parameters; ``vinf``'s bijectors
+always apply the invertibility corrections (eqs. 64, 75). So each layer is
+specified by the effective ``u_hat`` (``beta_hat``) it must have, and the raw
+``u`` (``beta``) handed to the bijector is obtained by inverting the correction.
+
+The run takes seconds, so it always redraws every figure (``--seed`` and
+``--jobs`` are accepted for the shared command line: nothing here is random or
+parallel). ``--quick`` uses coarser grids.
+"""
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow_probability as tfp
+from matplotlib import colors, ticker, tri
+
+from experiments._common import Run, parse_args
+from vinf.bijectors import Planar, Radial
+from vinf.plotting import PALETTE, style
+
+tfb, tfd = tfp.bijectors, tfp.distributions
+
+NAME = "flow_geometry"
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    grid: int  # points per axis of every density and |det|^-1 grid
+    line_points: int  # points along each mesh line of Figure 9
+
+
+FULL = Scale(grid=301, line_points=400)
+QUICK = Scale(grid=61, line_points=80)
+
+
+# ------------------------------------------------------------------ layers
+
+
+def softplus_inverse(x):
+    """``log(exp(x) - 1)``, the inverse of ``softplus`` on ``(0, inf)``."""
+    x = np.asarray(x, dtype=np.float64)
+    return x + np.log(-np.expm1(-x))
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanarLayer:
+    """A planar layer ``f(z) = z + u_hat tanh(w^T z + b)`` (eq. 60) given by its effective ``u_hat``.
+
+    The hyperplane ``w^T z + b = 0`` is where ``|det df/dz|^-1 = 1 / (1 + w^T u_hat)``
+    departs most from 1 (eq. 62): a contraction towards it if ``w^T u_hat < 0``,
+    an expansion away from it if ``w^T u_hat > 0``.
+    """
+
+    w: tuple
+    b: float
+    u_hat: tuple
+
+    @property
+    def raw_u(self):
+        """The ``u`` that eq. 64 maps to ``u_hat``.
+
+        Eq. 64 changes ``u`` only along ``w`` and sends ``w^T u`` to
+        ``m(w^T u) = -1 + softplus(w^T u)``, so ``u = u_hat + (m^-1(w^T u_hat) -
+        w^T u_hat) w / |w|^2`` with ``m^-1(s) = softplus^-1(1 + s)``, defined for
+        ``w^T u_hat > -1``.
+        """
+        w, u_hat = np.asarray(self.w, np.float64), np.asarray(self.u_hat, np.float64)
+        s = w @ u_hat
+        if s <= -1.0:
+            raise ValueError(f"w^T u_hat = {s:g} <= -1: no raw u gives this u_hat (eq. 64)")
+        return u_hat + (softplus_inverse(1.0 + s) - s) * w / (w @ w)
+
+    def bijector(self):
+        return Planar(u=self.raw_u, w=np.asarray(self.w, np.float64), b=np.float64(self.b))
+
+    def describe(self):
+        return (f"planar: w = {_vec(self.w)}, b = {self.b:g}, û = {_vec(self.u_hat)} "
+                f"(wᵀû = {np.dot(self.w, self.u_hat):g}; raw u = {_vec(self.raw_u, 4)})")
+
+
+@dataclasses.dataclass(frozen=True)
+class RadialLayer:
+    """A radial layer ``f(z) = z + beta_hat (z - z0) / (alpha + |z - z0|)`` (eq. 65) given by its ``beta_hat``.
+
+    ``|det df/dz|^-1`` is furthest from 1 at ``z0`` (eq. 70): a contraction
+    towards ``z0`` if ``beta_hat < 0``, an expansion away from it if ``beta_hat > 0``.
+    """
+
+    z0: tuple
+    alpha: float
+    beta_hat: float
+
+    @property
+    def raw_beta(self):
+        """The ``beta`` that eq. 75 maps to ``beta_hat``: ``softplus^-1(beta_hat + alpha)``."""
+        if self.beta_hat <= -self.alpha:
+            raise ValueError(f"beta_hat = {self.beta_hat:g} <= -alpha: no raw beta gives it (eq. 75)")
+        return float(softplus_inverse(self.beta_hat + self.alpha))
+
+    def bijector(self):
+        return Radial(z0=np.asarray(self.z0, np.float64), alpha=np.float64(self.alpha),
+                      beta=np.float64(self.raw_beta))
+
+    def describe(self):
+        return (f"radial: z_r = {_vec(self.z0)}, α = {self.alpha:g}, β̂ = {self.beta_hat:g} "
+                f"(raw β = {self.raw_beta:.4f})")
+
+
+def _vec(values, digits=3):
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in values) + "]"
+
+
+def flow(layers):
+    """``f_K o ... o f_1`` of the layers in the order given (eq. 59)."""
+    return tfb.Chain([layer.bijector() for layer in reversed(layers)])
+
+
+# The thesis's shapes: planar layers acting around the lines x = 1 and y = 1,
+# radial layers around [1, 1], [0.75, 0.75] and [0.85, 0.85].
+PLANAR_EXPANSION = PlanarLayer(w=(2.0, 0.0), b=-2.0, u_hat=(0.3, 0.0))  # away from x = 1
+PLANAR_CONTRACTION = PlanarLayer(w=(0.0, 2.5), b=-2.5, u_hat=(0.0, -0.26))  # towards y = 1
+RADIAL_EXPANSION = RadialLayer(z0=(1.0, 1.0), alpha=1.0, beta_hat=2.0)  # away from [1, 1]
+RADIAL_CONTRACTION = RadialLayer(z0=(1.0, 1.0), alpha=1.0, beta_hat=-0.7)  # towards [1, 1]
+
+RADIAL_TO_075 = RadialLayer(z0=(0.75, 0.75), alpha=1.0, beta_hat=-0.6)
+FIG13_EXPANSIONS = 3
+FLOWS = {
+    "fig11": (),
+    "fig12": (PLANAR_CONTRACTION,),
+    "fig13": (PLANAR_CONTRACTION,) + (PLANAR_EXPANSION,) * FIG13_EXPANSIONS,
+    "fig15": (RADIAL_TO_075,),
+    "fig16": (RADIAL_TO_075, RadialLayer(z0=(0.85, 0.85), alpha=0.5, beta_hat=1.0)),
+}
+FIG9_LAYERS = (
+    PlanarLayer(w=(0.0, 1.5), b=0.0, u_hat=(0.9, 0.0)),  # a shear (w^T u_hat = 0)
+    RadialLayer(z0=(0.6, -0.6), alpha=0.4, beta_hat=-0.35),
+    PlanarLayer(w=(1.2, -1.2), b=0.6, u_hat=(0.5, -0.5)),
+    RadialLayer(z0=(-0.9, 0.9), alpha=0.3, beta_hat=0.7),
+)
+DET_PANELS = {  # Figures 10 and 14: (panel title, layer), left then right
+    "fig10": (("expansion away from the line x = 1", PLANAR_EXPANSION),
+              ("contraction towards the line y = 1", PLANAR_CONTRACTION)),
+    "fig14": (("radial expansion away from [1, 1]", RADIAL_EXPANSION),
+              ("radial contraction towards [1, 1]", RADIAL_CONTRACTION)),
+}
+FIGURES = {  # thesis figure -> (title, file)
+    "fig8": ("the exponential flow z' = exp(z) on a standard Gaussian", "fig8_exponential_flow.png"),
+    "fig9": ("a planar-radial-planar-radial flow warping a mesh", "fig9_warped_mesh.png"),
+    "fig10": ("|det ∂f/∂z|⁻¹ of a planar layer", "fig10_planar_det_jacobian.png"),
+    "fig11": ("the standard unit Gaussian $q_0$", "fig11_unit_gaussian.png"),
+    "fig12": ("$q_0$ after a planar contraction towards the line y = 1", "fig12_planar_contraction.png"),
+    "fig13": (f"$q_0$ after the contraction towards y = 1 and {FIG13_EXPANSIONS} planar expansions away from x = 1",
+              "fig13_planar_contraction_expansions.png"),
+    "fig14": ("|det ∂f/∂z|⁻¹ of a radial layer", "fig14_radial_det_jacobian.png"),
+    "fig15": ("$q_0$ after a radial contraction towards [0.75, 0.75]", "fig15_radial_contraction.png"),
+    "fig16": ("$q_0$ contracted towards [0.75, 0.75], then expanded away from [0.85, 0.85]",
+              "fig16_radial_contraction_expansion.png"),
+}
+EXP_SAMPLES = 13  # evenly spaced points of [-3, 3] in Figure 8
+DENSITY_WINDOW = 4.5  # planar z_0 grid and radial z_K grid: [-4.5, 4.5]^2
+DET_WINDOW = (-1.5, 3.5)  # Figures 10 and 14: centred on x = 1, y = 1, [1, 1]
+PLOT_WINDOW = (-3.0, 3.0)  # what Figures 11-13 and 15-16 show
+INVERSE_DET_TICKS = (1 / 20, 1 / 10, 1 / 5, 1 / 3, 1 / 2, 1, 2, 3, 5, 10, 20)
+
+
+# ------------------------------------------------------------------ data
+
+
+def base_distribution():
+    """``q_0 = N(0, I_2)``."""
+    return tfd.MultivariateNormalDiag(loc=np.zeros(2), scale_diag=np.ones(2))
+
+
+def regular_grid(low, high, num):
+    """``(X, Y)`` of a ``num x num`` grid, ``indexing="ij"``."""
+    axis = np.linspace(low, high, num)
+    return np.meshgrid(axis, axis, indexing="ij")
+
+
+def _points(X, Y):
+    return np.stack([X.ravel(), Y.ravel()], axis=-1)
+
+
+def exponential_flow(num_samples=EXP_SAMPLES, num=600):
+    """Figure 8: N(0, 1) through ``exp``, and the log-normal density of eq. 58 by TFP's change of variables."""
+    normal = tfd.Normal(np.float64(0.0), np.float64(1.0))
+    log_normal = tfd.TransformedDistribution(normal, tfb.Exp())
+    z = np.linspace(-3.0, 3.0, num_samples)
+    z_grid = np.linspace(-3.5, 3.5, num)
+    z_prime_grid = np.linspace(1e-3, 8.0, num)
+    return dict(
+        z=z, z_prime=tfb.Exp().forward(z).numpy(),
+        z_grid=z_grid, q=normal.prob(z_grid).numpy(),
+        z_prime_grid=z_prime_grid, q_prime=log_normal.prob(z_prime_grid).numpy(),
+    )
+
+
+def warped_mesh(layers, num_lines=17, num_points=400, half_width=2.0):
+    """Figure 9: the mesh lines of ``[-w, w]^2`` (``[L, P, 2]``, both directions) and their images."""
+    ticks = np.linspace(-half_width, half_width, num_lines)
+    along = np.linspace(-half_width, half_width, num_points)
+    vertical = np.stack(np.broadcast_arrays(ticks[:, None], along[None, :]), axis=-1)
+    z0 = np.concatenate([vertical, vertical[..., ::-1]])
+    return z0, flow(layers).forward(z0).numpy()
+
+
+def inverse_det_jacobian(layer, num, window=DET_WINDOW):
+    """Figures 10, 14: ``(X, Y, |det df/dz|^-1)`` of one layer on a regular grid (eqs. 62, 70)."""
+    X, Y = regular_grid(*window, num)
+    ldj = layer.bijector().forward_log_det_jacobian(_points(X, Y), event_ndims=1).numpy()
+    return X, Y, np.exp(-ldj).reshape(X.shape)
+
+
+def pushforward_density(layers, num, half_width=DENSITY_WINDOW):
+    """Figures 11-13: ``(X_K, Y_K, q_K)`` on the image of a regular ``z_0`` grid (eq. 59).
+
+    ``log q_K(z_K) = log q_0(z_0) - sum_k log|1 + u_hat_k^T psi_k(z_{k-1})|`` (eq. 63):
+    no inverse is needed, so this works for planar layers. ``X_K, Y_K`` form a
+    curvilinear grid (the flow is a diffeomorphism, so it does not fold).
+    """
+    X, Y = regular_grid(-half_width, half_width, num)
+    z0 = _points(X, Y)
+    bijector = flow(layers)
+    z_k = bijector.forward(z0).numpy()
+    log_q = base_distribution().log_prob(z0).numpy() - bijector.forward_log_det_jacobian(z0, event_ndims=1).numpy()
+    return z_k[:, 0].reshape(X.shape), z_k[:, 1].reshape(X.shape), np.exp(log_q).reshape(X.shape)
+
+
+def inverse_density(layers, num, half_width=DENSITY_WINDOW):
+    """Figures 15-16: ``(X, Y, q_K)`` on a regular grid via the analytic inverse (eqs. 57, 77)."""
+    X, Y = regular_grid(-half_width, half_width, num)
+    q_k = tfd.TransformedDistribution(base_distribution(), flow(layers))
+    return X, Y, q_k.prob(_points(X, Y)).numpy().reshape(X.shape)
+
+
+DENSITY = {"fig11": pushforward_density, "fig12": pushforward_density, "fig13": pushforward_density,
+           "fig15": inverse_density, "fig16": inverse_density}
+
+
+def density_data(fid, num):
+    """``(X, Y, q_K)`` of Figure ``fid`` (11, 12, 13, 15 or 16)."""
+    return DENSITY[fid](FLOWS[fid], num)
+
+
+def grid_mass(X, Y, density):
+    """``integral q dA`` over a (possibly curvilinear) grid: cell area by the shoelace formula times the
+    mean of the density at its four corners. On a pushed-forward grid the areas are those of the
+    warped cells, so this checks ``q_K`` against the flow's actual change of area."""
+    corners = [(slice(None, -1), slice(None, -1)), (slice(1, None), slice(None, -1)),
+               (slice(1, None), slice(1, None)), (slice(None, -1), slice(1, None))]
+    xs, ys = [X[c] for c in corners], [Y[c] for c in corners]
+    area = 0.5 * np.abs(sum(xs[i] * ys[(i + 1) % 4] - xs[(i + 1) % 4] * ys[i] for i in range(4)))
+    mean = sum(density[c] for c in corners) / 4.0
+    return float(np.sum(area * mean))
+
+
+def summary(X, Y, density):
+    """What the report states of a plotted density: its integral over the grid, its mode and maximum."""
+    mode = np.unravel_index(np.argmax(density), density.shape)
+    return dict(mass=grid_mass(X, Y, density), mode=[float(X[mode]), float(Y[mode])], max=float(density[mode]))
+
+
+# ------------------------------------------------------------------ figures
+
+
+def save(run, fig, fid):
+    """Title ``fig`` after thesis figure ``fid`` and save it under its file name."""
+    title, filename = FIGURES[fid]
+    fig.suptitle(f"Fig. {fid[3:]}: {title}")
+    run.save_figure(fig, filename, [fid])
+
+
+def _layer_prefixes(layers):
+    return [f"layer {k}, " for k in range(1, len(layers) + 1)]
+
+
+def _parameter_caption(fig, layers, prefixes):
+    """The layers' parameters, one line each, as a caption under the figure."""
+    lines = [f"{prefix}{layer.describe()}" for prefix, layer in zip(prefixes, layers)] or ["no layer: $q_0 = N(0, I)$"]
+    fig.text(0.5, 0.0, "\n".join(lines), ha="center", va="top", fontsize=9)
+
+
+def fig8_exponential(run):
+    data = exponential_flow()
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    ax.plot(data["z_grid"], data["q"], color=PALETTE["target"], lw=2, label="q(z) = N(z | 0, 1)")
+    ax.plot(data["z_prime_grid"], data["q_prime"], color=PALETTE["mcmc"], lw=2,
+            label="q'(z') = N(log z' | 0, 1) / z'  (log-normal, eq. 58)")
+    rows = (-0.05, -0.12)
+    for z, z_prime in zip(data["z"], data["z_prime"]):
+        ax.plot([z, z_prime], rows, color="0.75", lw=0.8, zorder=1)
+    ax.scatter(data["z"], np.full_like(data["z"], rows[0]), marker="x", color=PALETTE["target"], zorder=3,
+               label=f"z: {EXP_SAMPLES} points evenly spaced in [−3, 3]")
+    ax.scatter(data["z_prime"], np.full_like(data["z"], rows[1]), marker="x", color=PALETTE["mcmc"], zorder=3,
+               label="z' = exp(z) (the last lies beyond the plot, at e³ ≈ 20)")
+    ax.set(xlim=(-3.5, 8.0), ylim=(-0.17, 0.72), xlabel="z, z'", ylabel="density")
+    ax.legend(fontsize=8.5, loc="upper right")
+    save(run, fig, "fig8")
+
+
+def fig9_warped_mesh(run, scale):
+    z0, z_k = warped_mesh(FIG9_LAYERS, num_points=scale.line_points)
+    fig, ax = plt.subplots(figsize=(7.0, 6.0))
+    ax.grid(False)  # the axes grid would read as part of the mesh
+    for line in z0:
+        ax.plot(line[:, 0], line[:, 1], color="0.55", lw=0.8)
+    for line in z_k:
+        ax.plot(line[:, 0], line[:, 1], color=PALETTE["mcmc"], lw=1.0)
+    ax.plot([], [], color="0.55", label="z₀: mesh of [−2, 2]²")
+    ax.plot([], [], color=PALETTE["mcmc"], label=f"z_K: its image after K = {len(FIG9_LAYERS)} layers")
+    ax.set(aspect="equal", xlabel="x", ylabel="y")
+    ax.legend(loc="upper left", fontsize=8.5, framealpha=0.95)
+    _parameter_caption(fig, FIG9_LAYERS, _layer_prefixes(FIG9_LAYERS))
+    save(run, fig, "fig9")
+
+
+def det_jacobian_figure(run, scale, fid):
+    """Figures 10 and 14: ``|det df/dz|^-1`` of one layer per panel, red where the layer
+    concentrates density (contraction), blue where it dilutes it (expansion), on one log scale."""
+    panels = DET_PANELS[fid]
+    data = [inverse_det_jacobian(layer, scale.grid) for _, layer in panels]
+    extreme = max(max(d[2].max(), 1.0 / d[2].min()) for d in data)
+    norm = colors.LogNorm(vmin=1.0 / extreme, vmax=extreme)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
+    fig.subplots_adjust(top=0.86, bottom=0.12, left=0.05, right=0.86, wspace=0.18)
+    for ax, (label, layer), (X, Y, inv_det) in zip(axes, panels, data):
+        mesh = ax.pcolormesh(X, Y, inv_det, norm=norm, cmap="RdBu_r", shading="auto", rasterized=True)
+        ax.set(aspect="equal", xlabel="x", ylabel="y", title=label)
+        ax.grid(False)
+    bar = fig.colorbar(mesh, cax=fig.add_axes([0.885, 0.15, 0.018, 0.68]),
+                       label="|det ∂f/∂z|⁻¹  (log scale)\nred: density concentrated, blue: diluted")
+    ticks = [t for t in INVERSE_DET_TICKS if 1.0 / extreme <= t <= extreme]
+    bar.ax.minorticks_off()
+    bar.set_ticks(ticks, labels=[f"{t:g}" if t >= 1 else f"1/{1 / t:.0f}" for t in ticks])
+    _parameter_caption(fig, [layer for _, layer in panels], ("left, ", "right, "))
+    save(run, fig, fid)
+
+
+def window_triangulation(X, Y, window=PLOT_WINDOW):
+    """A triangulation of the (possibly warped) grid ``X, Y`` with the triangles leaving
+    ``window^2`` masked: how a pushed-forward grid is drawn inside a fixed window."""
+    rows, cols = X.shape
+    index = np.arange(rows * cols).reshape(rows, cols)
+    a, b, c, d = index[:-1, :-1], index[1:, :-1], index[1:, 1:], index[:-1, 1:]
+    triangles = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)])
+    x, y = X.ravel(), Y.ravel()
+    inside = (x >= window[0]) & (x <= window[1]) & (y >= window[0]) & (y <= window[1])
+    return tri.Triangulation(x, y, triangles, mask=~inside[triangles].all(axis=1))
+
+
+def density_figure(run, scale, fid):
+    """Figures 11-13, 15-16: ``q_K`` as a surface (left) and a contour plot (right), as the thesis drew them.
+
+    Returns the figure's ``summary`` of its density."""
+    X, Y, q = density_data(fid, scale.grid)
+    fig = plt.figure(figsize=(12.5, 5.4))
+    surface = fig.add_subplot(1, 2, 1, projection="3d")
+    triangulation = window_triangulation(X, Y)
+    surface.plot_trisurf(triangulation, q.ravel(), cmap="viridis", linewidth=0, antialiased=False)
+    ticks = [-2, 0, 2]
+    surface.set(xlabel="x", ylabel="y", xlim=PLOT_WINDOW, ylim=PLOT_WINDOW, xticks=ticks, yticks=ticks)
+    surface.set_title("$q_K(z)$ as a surface")
+    surface.zaxis.set_major_locator(ticker.MaxNLocator(4))
+    surface.view_init(elev=30, azim=-35)
+    contour = fig.add_subplot(1, 2, 2)
+    filled = contour.tricontourf(triangulation, q.ravel(), levels=20, cmap="viridis")
+    contour.set(aspect="equal", xlabel="x", ylabel="y", xlim=PLOT_WINDOW, ylim=PLOT_WINDOW,
+                title="$q_K(z)$, filled contours")
+    contour.grid(False)
+    fig.colorbar(filled, ax=contour, label="$q_K(z)$")
+    _parameter_caption(fig, FLOWS[fid], _layer_prefixes(FLOWS[fid]))
+    fig.subplots_adjust(wspace=0.25)
+    save(run, fig, fid)
+    return summary(X, Y, q)
+
+
+# ------------------------------------------------------------------ report
+
+
+def parameters():
+    """Every fixed layer of every figure, as the report and ``results.json`` state them."""
+    return {
+        "fig8": f"exp on N(0, 1); {EXP_SAMPLES} points evenly spaced in [−3, 3]",
+        "fig9": [layer.describe() for layer in FIG9_LAYERS],
+        **{fid: [f"{side}: {layer.describe()}" for side, (_, layer) in zip(("left", "right"), panels)]
+           for fid, panels in DET_PANELS.items()},
+        **{fid: [layer.describe() for layer in layers] or ["no layer (q₀ = N(0, I))"] for fid, layers in FLOWS.items()},
+    }
+
+
+# The thesis's text and captions (its images are not available to compare with).
+AGREEMENT = {
+    "fig8": "Agrees with the text: the evenly spaced crosses of [−3, 3] land on (0, e³]; the negative half-line "
+            "is compacted into (0, 1), so the log-normal piles up just right of 0 and thins out to the right. "
+            "The plotted density is TFP's `TransformedDistribution(Normal(0, 1), Exp())` and equals scipy's "
+            "log-normal pdf (tested).",
+    "fig9": "Same kind of picture as the thesis, whose layers are not given, so these are our own: the grey mesh "
+            "z₀ and its blue image z_K, bent by the shear and the planar expansion, pulled in around [0.6, −0.6] "
+            "and pushed out around [−0.9, 0.9] by the radial layers.",
+    "fig10": "Agrees with the caption: |det|⁻¹ < 1 along x = 1 (expansion), > 1 along y = 1 (contraction), "
+             "tending to 1 away from the line, where tanh' vanishes (eq. 62). The thesis set u directly; here "
+             "the raw u is the one that eq. 64 maps onto the intended û, so the map drawn is the same.",
+    "fig11": "As in the thesis: the unit Gaussian (drawn by the same push-forward code with zero layers).",
+    "fig12": "Agrees with the caption: the band around y = 1 is squeezed onto the line, raising a ridge along "
+             "y = 1 on the Gaussian; the mode moves from the origin onto the ridge.",
+    "fig13": "Agrees with the caption: the ridge along y = 1 remains and the expansions open a valley of low "
+             "density across x = 1, splitting the Gaussian into a large lobe left of the line (most of the "
+             "Gaussian's mass lies at x < 1) and a small one right of it.",
+    "fig14": "Agrees with the caption: |det|⁻¹ < 1 around [1, 1] for the expansion and > 1 for the contraction, "
+             "tending to 1 far from the point (eq. 70). The thesis set β directly; here the raw β is the one "
+             "that eq. 75 maps onto the intended β̂.",
+    "fig15": "Agrees with the caption: the Gaussian is drawn towards [0.75, 0.75], where the density now peaks "
+             "(a cusp: the radial map's Jacobian is not smooth at its reference point).",
+    "fig16": "Agrees with the caption: the expansion hollows a crater around [0.85, 0.85], right beside the "
+             "peak of Fig. 15, which is reduced to a small cusp on the crater's rim; the mass pushed out of the "
+             "crater returns the mode to the lower left of the origin.",
+}
+
+
+def _plain(title):
+    return title.replace("$", "")
+
+
+def write_report(run, summaries):
+    """``report.md``: each figure inline, its parameters, a check, its agreement with the thesis, the command."""
+    folder = run.out.name
+    params = parameters()
+    lines = [
+        "Fixed, untrained layers and exact densities. `vinf`'s bijectors always apply the invertibility "
+        "corrections û (eq. 64) and β̂ (eq. 75), which the thesis did not use for these figures. So each layer "
+        "is given below by the û (β̂) it must have, and the raw u (β) passed to `vinf.bijectors.Planar` "
+        "(`Radial`) is the one the correction maps onto it. Planar densities are pushed forward from a "
+        f"{FULL.grid}×{FULL.grid} grid of z₀ over [−{DENSITY_WINDOW:g}, {DENSITY_WINDOW:g}]² (eq. 59: planar "
+        "flows have no inverse); radial densities are evaluated on a regular grid through the analytic inverse "
+        "(eq. 77). Each density's integral over its grid (over the warped cells, for the planar ones) checks "
+        "the log-determinants against the flow's actual change of area. The thesis's images are not available "
+        "here, so each figure is compared with the thesis's caption and text.\n",
+    ]
+    for fid in sorted(FIGURES, key=lambda f: int(f[3:])):
+        title, filename = FIGURES[fid]
+        lines.append(f"### Figure {fid[3:]} — {_plain(title)}\n")
+        lines.append(f"![Fig. {fid[3:]}]({folder}/{filename})\n")
+        value = params[fid]
+        lines.append("Parameters: " + (value if isinstance(value, str) else "; ".join(value)) + ".\n")
+        if fid in summaries:
+            s = summaries[fid]
+            lines.append(f"Integral of the plotted density over its grid: {s['mass']:.5f}; maximum "
+                         f"{s['max']:.3f} at [{s['mode'][0]:.2f}, {s['mode'][1]:.2f}].\n")
+        lines.append(AGREEMENT[fid] + "\n")
+        lines.append(f"Command: `{run.command}`\n")
+    run.path("report.md").write_text("\n".join(lines))
+
+
+def main(argv=None):
+    args = parse_args(NAME, __doc__.splitlines()[0], argv)
+    run = Run(NAME, args)
+    scale = QUICK if run.quick else FULL
+    style()
+    fig8_exponential(run)
+    fig9_warped_mesh(run, scale)
+    for fid in DET_PANELS:
+        det_jacobian_figure(run, scale, fid)
+    summaries = {fid: density_figure(run, scale, fid) for fid in FLOWS}
+    run.set_extra("parameters", parameters())
+    run.set_extra("densities", summaries)
+    write_report(run, summaries)
+    seconds = run.finish()
+    print(f"flow geometry done in {seconds:.0f} s -> {run.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Section IV's flow geometry (Figures 8-16): exact densities, the intended shapes, and the experiment end to end."""
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from experiments import flow_geometry as fg
+
+GRID = 301  # the full-scale grid; every data function here takes well under a second at this size
+DENSITY_FIGURES = tuple(fg.FLOWS)
+ALL_LAYERS = (fg.PLANAR_EXPANSION, fg.PLANAR_CONTRACTION, fg.RADIAL_EXPANSION, fg.RADIAL_CONTRACTION,
+              *fg.FIG9_LAYERS, *(layer for layers in fg.FLOWS.values() for layer in layers))
+
+
+@pytest.fixture(scope="module")
+def densities():
+    return {fid: fg.density_data(fid, GRID) for fid in DENSITY_FIGURES}
+
+
+def test_exponential_flow_density_is_the_log_normal():
+    data = fg.exponential_flow()
+    np.testing.assert_allclose(data["z_prime"], np.exp(data["z"]), rtol=1e-14)
+    np.testing.assert_allclose(data["q"], stats.norm.pdf(data["z_grid"]), rtol=1e-12)
+    np.testing.assert_allclose(data["q_prime"], stats.lognorm(s=1.0).pdf(data["z_prime_grid"]), rtol=1e-10, atol=1e-300)
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS, ids=lambda layer: type(layer).__name__)
+def test_raw_parameters_give_the_intended_corrected_ones(layer):
+    bijector = layer.bijector()
+    if isinstance(layer, fg.PlanarLayer):
+        np.testing.assert_allclose(bijector.u_hat.numpy(), layer.u_hat, atol=1e-12)
+    else:
+        np.testing.assert_allclose(bijector.beta_hat.numpy(), layer.beta_hat, atol=1e-12)
+
+
+def test_unreachable_corrected_parameters_are_refused():
+    with pytest.raises(ValueError, match="eq. 64"):
+        fg.PlanarLayer(w=(1.0, 0.0), b=0.0, u_hat=(-1.5, 0.0)).raw_u
+    with pytest.raises(ValueError, match="eq. 75"):
+        fg.RadialLayer(z0=(0.0, 0.0), alpha=0.5, beta_hat=-0.6).raw_beta
+
+
+@pytest.mark.parametrize("fid", DENSITY_FIGURES)
+def test_every_plotted_density_integrates_to_one(densities, fid):
+    # The grids hold all but ~1e-5 of the mass; the rest of the tolerance is the
+    # trapezoid error on the sharpest features (the contraction ridge, the radial cusp).
+    assert fg.grid_mass(*densities[fid]) == pytest.approx(1.0, abs=2e-3)
+
+
+@pytest.mark.parametrize("fid", ["fig12", "fig13"])
+def test_the_mass_check_catches_a_missing_log_det_jacobian(densities, fid):
+    """Without the log-det term of eq. 59 the pushed-forward 'density' no longer integrates to 1."""
+    X_k, Y_k, _ = densities[fid]
+    X, Y = fg.regular_grid(-fg.DENSITY_WINDOW, fg.DENSITY_WINDOW, GRID)
+    q0 = stats.multivariate_normal(np.zeros(2)).pdf(np.stack([X, Y], axis=-1))
+    assert abs(fg.grid_mass(X_k, Y_k, q0) - 1.0) > 1e-2
+
+
+def _all_figure_data():
+    """Every array behind Figures 8-16 (coarse grids), flattened into one list."""
+    items = [fg.exponential_flow().values(), fg.warped_mesh(fg.FIG9_LAYERS, num_points=50),
+             *(fg.inverse_det_jacobian(layer, 41) for panels in fg.DET_PANELS.values() for _, layer in panels),
+             *(fg.density_data(fid, 41) for fid in DENSITY_FIGURES)]
+    return [array for item in items for array in item]
+
+
+def test_figure_data_is_deterministic():
+    first, second = _all_figure_data(), _all_figure_data()
+    assert len(first) == len(second) == 6 + 2 + 4 * 3 + len(DENSITY_FIGURES) * 3
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def _extreme_at(layer, kind):
+    X, Y, inv_det = fg.inverse_det_jacobian(layer, 101)  # spacing 0.05: x = 1 and y = 1 are grid lines
+    index = np.unravel_index((np.argmax if kind == "max" else np.argmin)(inv_det), inv_det.shape)
+    return X[index], Y[index], inv_det[index], inv_det
+
+
+def test_planar_contraction_peaks_on_the_line_y_equals_1():
+    _, y, value, inv_det = _extreme_at(fg.PLANAR_CONTRACTION, "max")
+    assert y == pytest.approx(1.0) and value > 2.0
+    assert np.ptp(inv_det[:, 50]) < 1e-12  # constant along the line: it depends on y only
+    assert inv_det.min() >= 1.0 - 1e-12  # a contraction nowhere dilutes
+
+
+def test_planar_expansion_is_lowest_on_the_line_x_equals_1():
+    x, _, value, inv_det = _extreme_at(fg.PLANAR_EXPANSION, "min")
+    assert x == pytest.approx(1.0) and value < 0.7
+    assert inv_det.max() <= 1.0 + 1e-12
+
+
+@pytest.mark.parametrize("layer, kind", [(fg.RADIAL_CONTRACTION, "max"), (fg.RADIAL_EXPANSION, "min")],
+                         ids=["contraction", "expansion"])
+def test_radial_layers_act_most_at_their_reference_point(layer, kind):
+    x, y, value, _ = _extreme_at(layer, kind)
+    assert (x, y) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert value > 5.0 if kind == "max" else value < 0.2
+
+
+def _mode(X, Y, q):
+    index = np.unravel_index(np.argmax(q), q.shape)
+    return np.array([X[index], Y[index]])
+
+
+def test_planar_contraction_raises_a_ridge_on_y_equals_1(densities):
+    X, Y, q = densities["fig12"]
+    assert abs(_mode(X, Y, q)[1] - 1.0) < 0.05
+    assert q.max() > 1.5 * stats.multivariate_normal(np.zeros(2)).pdf([0.0, 0.0])
+
+
+def test_planar_expansions_open_a_valley_across_x_equals_1(densities):
+    X, Y, q = densities["fig13"]
+    # Both layer kinds act on one coordinate each, so the warped grid stays rectilinear.
+    assert np.ptp(X, axis=1).max() < 1e-12 and np.ptp(Y, axis=0).max() < 1e-12
+    row = np.argmin(np.abs(Y[0] - 0.0))
+    x, profile = X[:, row], q[:, row]
+    valley = np.argmin(np.where(np.abs(x - 1.0) < 0.5, profile, np.inf))
+    assert profile[:valley].max() > 3 * profile[valley] and profile[valley:].max() > 1.5 * profile[valley]
+
+
+def test_radial_contraction_peaks_at_its_reference_point(densities):
+    np.testing.assert_allclose(_mode(*densities["fig15"]), [0.75, 0.75], atol=0.031)
+
+
+def test_radial_expansion_hollows_the_contracted_peak(densities):
+    X, Y, q15 = densities["fig15"]
+    q16 = densities["fig16"][2]
+    at = np.unravel_index(np.argmin((X - 0.85) ** 2 + (Y - 0.85) ** 2), X.shape)
+    assert q16[at] < 0.25 * q15[at]
+
+
+def test_quick_run_writes_every_figure_and_the_report(tmp_path):
+    out = tmp_path / "flow_geometry"
+    fg.main(["--quick", "--out", str(out)])
+    for fid, (_, filename) in fg.FIGURES.items():
+        path = out / filename
+        assert path.exists() and path.stat().st_size > 10_000, fid
+    report = (out / "report.md").read_text()
+    for number in range(8, 17):
+        assert f"### Figure {number} " in report
+        assert f"![Fig. {number}](flow_geometry/fig{number}_" in report
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["extra"]["densities"]) == set(DENSITY_FIGURES)
+    assert set(results["extra"]["parameters"]) == set(fg.FIGURES)
