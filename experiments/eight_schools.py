@@ -15,6 +15,7 @@ Rows that differ only in their target train together as one batched surrogate
 import concurrent.futures
 import dataclasses
 import multiprocessing
+import time
 import zlib
 
 import numpy as np
@@ -168,7 +169,9 @@ def train_group(group, scale, base_seed, draws_dir):
         except FloatingPointError:
             if attempt == 1:
                 raise
+    started = time.perf_counter()
     scores = vinf.diagnostics.evaluate_runs(target.log_prob, q, scale.num_sets, scale.num_draws, seed=seed)
+    evaluate_seconds = time.perf_counter() - started
     z, log_q = q.experimental_sample_and_log_prob(scale.num_draws, seed=(seed, 7))
     z, log_q = z.numpy(), log_q.numpy()
     rows = []
@@ -191,6 +194,7 @@ def train_group(group, scale, base_seed, draws_dir):
             retried=attempt > 0,
             group=group.key,
             group_train_seconds=fit.seconds,
+            group_evaluate_seconds=evaluate_seconds,
             thesis=None if thesis is None or not spec.thesis_compat else dict(zip(
                 ("khat_mean", "khat_std", "elbo_mean", "elbo_std"), thesis)),
         ))
@@ -318,6 +322,21 @@ def headline_markdown(rows):
             f"| {_fmt(true['khat_mean'], true['khat_std'])} | {_fmt(true['elbo_mean'], true['elbo_std'])} "
             f"| {true['log_evidence']:.2f} |"
         )
+    return "\n".join(lines)
+
+
+def time_markdown(rows):
+    """Where the training time goes: each group's fit (compilation included) and k-hat/ELBO evaluation,
+    summed by table and method (seconds of one worker process)."""
+    totals = {}
+    for r in {r["group"]: r for r in rows}.values():
+        key = (r["table"], r["method"])
+        fit, evaluate = totals.get(key, (0.0, 0.0))
+        totals[key] = (fit + r["group_train_seconds"], evaluate + r["group_evaluate_seconds"])
+    lines = ["| table | method | training (s) | evaluation (s) |", "| --- | --- | ---: | ---: |"]
+    lines += [f"| {t} | {m} | {fit:.0f} | {evaluate:.0f} |" for (t, m), (fit, evaluate) in sorted(totals.items())]
+    fit, evaluate = (sum(v[i] for v in totals.values()) for i in (0, 1))
+    lines.append(f"| all | | {fit:.0f} | {evaluate:.0f} |")
     return "\n".join(lines)
 
 
