@@ -151,3 +151,17 @@ def test_planar_chain_scores_its_own_draws():
 def test_radial_validate_args_rejects_non_positive_alpha():
     with pytest.raises(tf.errors.InvalidArgumentError, match="alpha must be positive"):
         Radial(z0=[0.0], alpha=-1.0, beta=0.0, validate_args=True).forward([[1.0]])
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_radial_log_det_stays_finite_where_beta_hat_rounds_to_minus_alpha(dim):
+    """softplus(-30) is 1e-13, so in float32 beta_hat = -alpha + 1e-13 rounds to -alpha; at z = z0 the
+    log-det is then log(softplus(beta)) - ..., finite, where log1p(beta_hat h) would be log(0)."""
+    z0 = np.full(dim, 0.5, dtype=np.float32)
+    layer32 = Radial(z0=z0, alpha=np.float32(1.0), beta=np.float32(-30.0))
+    layer64 = Radial(z0=z0.astype(np.float64), alpha=1.0, beta=-30.0)
+    x = np.stack([z0, z0 + 1e-3, z0 + 1.0]).astype(np.float32)
+    ldj32 = layer32.forward_log_det_jacobian(x, event_ndims=1).numpy()
+    assert np.all(np.isfinite(ldj32))
+    ldj64 = layer64.forward_log_det_jacobian(x.astype(np.float64), event_ndims=1).numpy()
+    np.testing.assert_allclose(ldj32, ldj64, rtol=1e-5)

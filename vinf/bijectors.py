@@ -63,18 +63,23 @@ def planar_step(x, c):
 
 
 def radial_coefficients(z0, alpha, beta):
-    """Per-layer constants of a radial flow: ``z0``, ``alpha`` and ``beta_hat`` (eq. 75)."""
-    return dict(z0=z0, alpha=alpha, beta_hat=radial_beta_hat(alpha, beta))
+    """Per-layer constants of a radial flow: ``z0``, ``alpha``, ``beta_hat`` (eq. 75) and
+    ``softplus(beta) = alpha + beta_hat``, which the log-det uses to avoid cancellation."""
+    return dict(z0=z0, alpha=alpha, beta_hat=radial_beta_hat(alpha, beta), softplus_beta=tf.math.softplus(beta))
 
 
 def _radial_log_det(c, r, dim):
     """Eq. 70 at radius ``r``: ``(D-1) log(1 + beta_hat h) + log(1 + beta_hat h + beta_hat h' r)``.
 
-    With ``h = 1 / (alpha + r)``, ``1 + beta_hat h + beta_hat h' r = 1 + beta_hat alpha h^2``.
+    With ``h = 1 / (alpha + r)`` and ``beta_hat = softplus(beta) - alpha`` (eq. 75) the two factors
+    are ``(r + softplus(beta)) / (alpha + r)`` and ``(r (r + 2 alpha) + alpha softplus(beta)) / (alpha + r)^2``:
+    sums of positive terms, so no cancellation where ``beta_hat`` is close to ``-alpha``.
     """
-    h = 1.0 / (c["alpha"] + r)
-    beta_h = c["beta_hat"] * h
-    return (dim - 1.0) * tf.math.log1p(beta_h) + tf.math.log1p(beta_h * c["alpha"] * h)
+    alpha, softplus_beta = c["alpha"], c["softplus_beta"]
+    log_alpha_r = tf.math.log(alpha + r)
+    return (dim - 1.0) * (tf.math.log(r + softplus_beta) - log_alpha_r) + (
+        tf.math.log(r * (r + 2.0 * alpha) + alpha * softplus_beta) - 2.0 * log_alpha_r
+    )
 
 
 def radial_step(x, c):
