@@ -131,9 +131,11 @@ class Group:
         return tuple(dict.fromkeys((s.centered, _effective_compat(s)) for s in self.specs))
 
     def cost(self):
-        """A relative estimate of the training time, to start the longest groups first."""
+        """A relative estimate of the training time, to start the longest groups first
+        (a radial layer costs about 1.6 planar ones, measured)."""
         first = self.specs[0]
-        return len(self.variants) * max(first.num_flows, 2) * (first.num_schools + 2)
+        per_layer = 1.6 if first.method == "radial" else 1.0
+        return len(self.variants) * max(first.num_flows, 2) * (first.num_schools + 2) * per_layer
 
 
 def _effective_compat(spec):

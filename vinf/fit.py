@@ -301,10 +301,9 @@ def fit(
             if not bool(ok):
                 losses[start + done] = chunk.numpy()[done]
                 result = _result(losses[: start + done + 1], trainer, started)
-                err = FloatingPointError(
-                    f"non-finite loss or gradient at step {start + done}; the surrogate "
-                    f"keeps the parameters of step {start + done - 1}"
-                )
+                failed = start + done
+                kept = f"the parameters of step {failed - 1}" if failed else "its initial parameters"
+                err = FloatingPointError(f"non-finite loss or gradient at step {failed}; the surrogate keeps {kept}")
                 err.result = result
                 raise err
             bar.set_postfix(elbo=f"{-np.mean(losses[start + done - 1]):.4g}")
