@@ -21,11 +21,25 @@ def test_shapes_seeds_and_initialisation(family):
     assert np.all(np.isfinite(log_q.numpy()))
     same = [v.numpy() for v in make(3, seed=1, batch_shape=[2]).trainable_variables]
     other = [v.numpy() for v in make(3, seed=2, batch_shape=[2]).trainable_variables]
-    for a, b, c in zip([v.numpy() for v in q.trainable_variables], same, other):
+    for v, b, c in zip(q.trainable_variables, same, other):
+        a = v.numpy()
         assert a.shape[0] == 2, "every variable starts with the batch shape"
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)
-        assert np.all(np.abs(a) < 0.1), "raw parameters start near zero (sd 1e-2, thesis section V)"
+        if not v.name.startswith("planar_w"):
+            assert np.all(np.abs(a) < 0.1), "raw parameters start near zero (sd 1e-2, thesis section V)"
+
+
+@pytest.mark.parametrize("dim", [1, 3, 10])
+def test_planar_w_starts_at_unit_scale_and_u_hat_stays_moderate(dim):
+    """``w`` ~ N(0, 1/D) so |w| is near 1 and the eq. 64 correction (which grows as 1/|w|) stays small."""
+    q = vinf.surrogates.planar(dim, num_flows=500, seed=0)
+    (w,) = [v.numpy() for v in q.trainable_variables if v.name.startswith("planar_w")]
+    (u,) = [v.numpy() for v in q.trainable_variables if v.name.startswith("planar_u")]
+    assert abs(w.std() * np.sqrt(dim) - 1) < 0.1
+    assert abs(u.std() / vinf.surrogates.INIT_SCALE - 1) < 0.1
+    u_hat = vinf.bijectors.planar_u_hat(u, w).numpy()
+    assert np.median(np.linalg.norm(u_hat, axis=-1)) < 1.0
 
 
 @pytest.mark.parametrize("family", ["mean_field", "full_rank", "radial"])
