@@ -1,4 +1,4 @@
-"""Run every experiment: ``python -m experiments [--quick] [--only NAME ...] [--jobs N] [--force] [--seed N]``.
+"""Run every experiment: ``python -m experiments [--quick | --full] [--only NAME ...] [--jobs N] [--force] [--seed N]``.
 
 Each experiment runs in its own process (``python -m experiments.NAME``), in
 the thesis's order. Each one writes its results as they finish, so an
@@ -19,7 +19,9 @@ EXPERIMENTS = ("mean_field", "flow_geometry", "toy_targets", "eight_schools")
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="every experiment at reduced scale")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--quick", action="store_true", help="every experiment at reduced scale")
+    scale.add_argument("--full", action="store_true", help="the thesis's settings (default)")
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, metavar="NAME",
                         help=f"run a subset of: {', '.join(EXPERIMENTS)}")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for independent trainings")
