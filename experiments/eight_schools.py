@@ -328,8 +328,8 @@ def headline_markdown(rows):
 
 
 def time_markdown(rows):
-    """Where the training time goes: each group's fit (compilation included) and k-hat/ELBO evaluation,
-    summed by table and method (seconds of one worker process)."""
+    """Where the eight-schools time goes: each group's fit (compilation included) and k-hat/ELBO
+    evaluation, summed by table and method, in seconds of the worker process that ran it."""
     totals = {}
     for r in {r["group"]: r for r in rows}.values():
         key = (r["table"], r["method"])

@@ -10,6 +10,7 @@ the committed run.
 """
 import re
 
+from experiments import eight_schools
 from experiments._common import FIGURES, MANIFEST, REPO, TIMINGS, read_json
 
 README = REPO / "README.md"
@@ -59,7 +60,13 @@ def timings_table(timings):
         note = " (resumed: only what was left)" if name in resumed else ""
         lines.append(f"| `{name}`{note} | {seconds:.0f} | {100 * seconds / total:.0f} % |")
     lines.append(f"| **total** (`python -m experiments`) | **{total:.0f}** | |")
-    return "\n".join(lines) + f"\n\nMachine: {timings.get('machine', 'unknown')}.\n"
+    text = "\n".join(lines) + f"\n\nMachine: {timings.get('machine', 'unknown')}.\n"
+    results = read_json(FIGURES / "eight_schools" / "results.json", {})
+    if results.get("rows"):
+        text += ("\nInside `eight_schools`, by table and family (seconds of the worker that ran each batched "
+                 "training; with `--jobs 2` two workers share the machine, so these add up to about twice "
+                 "the wall time; NUTS takes the rest):\n\n" + eight_schools.time_markdown(results["rows"]) + "\n")
+    return text
 
 
 def coverage_table(manifest):

@@ -48,3 +48,4 @@ def test_timings_cover_every_experiment_from_one_complete_run():
     timings = json.loads((FIGURES / "timings.json").read_text())
     assert set(timings["experiments"]) == set(EXPERIMENTS)
     assert not timings.get("resumed"), "timings of a resumed run cover only part of the work"
+    assert "Inside `eight_schools`, by table and family" in (FIGURES / "README.md").read_text()
