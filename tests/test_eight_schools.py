@@ -74,3 +74,20 @@ def test_nuts_means_agree_with_a_longer_run():
     for name in ("mu", "tau"):
         (m1, e1), (m2, e2) = _mean_and_mcse(short, name), _mean_and_mcse(long, name)
         assert abs(m1 - m2) < 4 * math.hypot(e1, e2), name
+
+
+def test_report_says_which_way_rows_differ_from_the_thesis():
+    from experiments.eight_schools_figures import _agreement, _differences
+
+    def row(key, elbo, khat):
+        thesis = dict(elbo_mean=-60.7, elbo_std=0.02, khat_mean=0.78, khat_std=0.05)
+        return dict(key=key, elbo_mean=elbo, elbo_std=0.01, khat_mean=khat, khat_std=0.02,
+                    log_evidence=-59.42, thesis=thesis)
+
+    rows = [row("agrees", -60.7, 0.78), row("tighter", -60.2, 0.78), row("looser", -61.5, 0.30)]
+    compared = [(r, _agreement(r)) for r in rows]
+    assert [v["elbo"] for _, v in compared] == [True, False, False]
+    text = _differences(compared)
+    assert "Of the 2 rows whose ELBO differs, ours is the higher in 1" in text
+    assert "looser: k̂ 0.30 against the study's 0.78" in text and "agrees" not in text
+    assert _differences(compared[:1]) == ""
