@@ -327,21 +327,6 @@ def headline_markdown(rows):
     return "\n".join(lines)
 
 
-def time_markdown(rows):
-    """Where the eight-schools time goes: each group's fit (compilation included) and k-hat/ELBO
-    evaluation, summed by table and method, in seconds of the worker process that ran it."""
-    totals = {}
-    for r in {r["group"]: r for r in rows}.values():
-        key = (r["table"], r["method"])
-        fit, evaluate = totals.get(key, (0.0, 0.0))
-        totals[key] = (fit + r["group_train_seconds"], evaluate + r["group_evaluate_seconds"])
-    lines = ["| table | method | training (s) | evaluation (s) |", "| --- | --- | ---: | ---: |"]
-    lines += [f"| {t} | {m} | {fit:.0f} | {evaluate:.0f} |" for (t, m), (fit, evaluate) in sorted(totals.items())]
-    fit, evaluate = (sum(v[i] for v in totals.values()) for i in (0, 1))
-    lines.append(f"| all | | {fit:.0f} | {evaluate:.0f} |")
-    return "\n".join(lines)
-
-
 def data_table():
     from vinf.targets import EIGHT_SCHOOLS_SIGMA, EIGHT_SCHOOLS_Y
 
