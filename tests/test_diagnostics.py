@@ -68,3 +68,91 @@ def test_bad_seeds_are_rejected(bad):
         vinf.diagnostics.log_weights(standard_normal_log_prob, q, seed=bad)
     with pytest.raises(ValueError, match="seed"):
         vinf.diagnostics.evaluate_runs(standard_normal_log_prob, q, num_sets=2, seed=bad)
+
+
+def test_khat_refuses_too_few_draws_and_undefined_weights():
+    with pytest.raises(ValueError, match="at least 25 draws, got 5"):
+        vinf.diagnostics.khat_from_log_weights(np.zeros(5))
+    lw = np.random.default_rng(0).normal(size=100)
+    lw[3] = np.nan
+    with pytest.raises(ValueError, match="1 of 100 log weights are NaN or \\+inf"):
+        vinf.diagnostics.khat_from_log_weights(lw)
+    lw[3] = -np.inf  # a draw outside the target's support: weight 0, not an error
+    assert np.isfinite(vinf.diagnostics.khat_from_log_weights(lw))
+
+
+def test_numpy_integer_seeds_and_counts_are_accepted():
+    q = tfd.MultivariateNormalDiag(loc=tf.zeros(2))
+    assert np.isfinite(vinf.diagnostics.elbo(standard_normal_log_prob, q, num_samples=np.int64(100), seed=np.int64(1)))
+
+
+# ------------------------------------------------------------------ ArviZ out
+
+import arviz as az  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def eight_schools_fit():
+    target = vinf.targets.eight_schools(centered=False)
+    q = vinf.surrogates.get("mean_field", target.dim, seed=0, batch_shape=[3])
+    vinf.fit(target, q, num_steps=2000, sample_size=200, seed=0, progress=False)
+    return target, q
+
+
+def test_to_inference_data_holds_the_model_variables_with_members_as_chains(eight_schools_fit):
+    target, q = eight_schools_fit
+    idata = vinf.diagnostics.to_inference_data(q, target, num_draws=400, seed=1)
+    post = idata.posterior
+    assert set(post.data_vars) == {"mu", "tau", "theta", "theta_tilde"}
+    assert post["theta"].shape == (3, 400, 8) and post["tau"].shape == (3, 400)
+    assert np.all(post["tau"].values > 0)
+    np.testing.assert_allclose(post["theta"].values,
+                               post["mu"].values[..., None] + post["tau"].values[..., None] * post["theta_tilde"].values)
+    stats = idata.sample_stats
+    np.testing.assert_allclose(stats["log_weight"].values, stats["log_p"].values - stats["log_q"].values)
+    attrs = post.attrs
+    assert attrs["elbo"] == pytest.approx(stats["log_weight"].values.mean())
+    assert attrs["elbo"] <= target.log_evidence() + 0.1
+    assert len(attrs["khat_per_chain"]) == len(attrs["elbo_per_chain"]) == 3
+    summary = az.summary(idata, var_names=["mu", "tau"])
+    assert list(summary.index) == ["mu", "tau"] and summary["r_hat"].max() < 1.05  # three trainings agree
+
+
+def test_psis_resampling_moves_draws_towards_the_target(eight_schools_fit):
+    target, q = eight_schools_fit
+    plain = vinf.diagnostics.to_inference_data(q, target, num_draws=2000, seed=2)
+    resampled = vinf.diagnostics.to_inference_data(q, target, num_draws=2000, seed=2, psis_resample=True)
+    assert resampled.posterior.attrs["psis_resampled"] == 1
+    # Resampling favours the draws with high log p - log q: their mean log weight rises.
+    assert resampled.sample_stats["log_weight"].values.mean() > plain.sample_stats["log_weight"].values.mean()
+
+
+def _reference(loc, scale, draws=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    return az.from_dict(posterior={"z": loc + scale * rng.standard_normal((2, draws, 2))})
+
+
+def test_compare_measures_errors_in_reference_sd_units():
+    target = vinf.targets.Target("gaussian", standard_normal_log_prob, ["z[0]", "z[1]"])
+    exact = tfd.MultivariateNormalDiag(loc=tf.zeros(2))
+    shifted = tfd.MultivariateNormalDiag(loc=[0.5, 0.0], scale_diag=[1.0, 2.0])
+    reference = _reference(0.0, 1.0)
+    good = vinf.diagnostics.compare(vinf.diagnostics.to_inference_data(exact, target, 4000), reference)
+    assert list(good.index) == ["z[0]", "z[1]"]
+    assert np.all(np.abs(good["mean_error"]) < 5 * good["mean_mcse"] + 0.05)
+    bad = vinf.diagnostics.compare(vinf.diagnostics.to_inference_data(shifted, target, 4000), reference)
+    assert bad.loc["z[0]", "mean_error"] == pytest.approx(0.5, abs=0.1)
+    assert bad.loc["z[1]", "sd_error"] == pytest.approx(1.0, abs=0.1)
+    # PSIS weights pull the shifted proposal's mean back towards the target's.
+    weighted = vinf.diagnostics.compare(vinf.diagnostics.to_inference_data(shifted, target, 4000), reference,
+                                        weighted=True)
+    assert abs(weighted.loc["z[0]", "mean_error"]) < abs(bad.loc["z[0]", "mean_error"]) / 2
+
+
+def test_compare_names_what_is_missing():
+    target = vinf.targets.Target("gaussian", standard_normal_log_prob, ["z[0]", "z[1]"])
+    idata = vinf.diagnostics.to_inference_data(tfd.MultivariateNormalDiag(loc=tf.zeros(2)), target, 100)
+    with pytest.raises(ValueError, match="not in both posteriors"):
+        vinf.diagnostics.compare(idata, _reference(0.0, 1.0), var_names=["mu"])
+    with pytest.raises(ValueError, match="InferenceData"):
+        vinf.diagnostics.compare(idata, {"z": 1})

@@ -137,3 +137,73 @@ def test_side_by_side_scores_each_block_with_its_own_target():
         both.log_prob(tf.constant(z[:, :3]))
     with pytest.raises(ValueError, match="same dim"):
         vinf.targets.side_by_side([first, vinf.targets.get("banana")])
+
+
+# ------------------------------------------------------------------ one model, three codes
+
+def _columns(target, reference):
+    """Indices into ``reference``'s coordinates for ``target``'s (``tau`` is ``log_tau`` there)."""
+    index = {name: i for i, name in enumerate(reference.names)}
+    index["tau"] = index["log_tau"]
+    return [index[name] for name in target.names]
+
+
+@pytest.mark.parametrize("centered", [True, False])
+@pytest.mark.parametrize("num_schools", [1, 8])
+def test_eight_schools_joint_distribution_and_pymc_give_the_hand_written_density(centered, num_schools):
+    """The model three times: the hand-written target, a TFP JointDistribution through
+    from_joint_distribution, and the PyMC model NUTS samples (its log density on the same
+    unconstrained point, Jacobian of log tau included)."""
+    hand = vinf.targets.eight_schools(centered=centered, num_schools=num_schools)
+    joint = vinf.targets.from_joint_distribution(
+        vinf.targets.eight_schools_model(centered, num_schools), y=np.asarray(EIGHT_SCHOOLS_Y[:num_schools]))
+    assert joint.dim == hand.dim and joint.dtype == tf.float64
+    z = np.random.default_rng(num_schools).normal(scale=2.0, size=(6, hand.dim))
+    expected = hand.log_prob_numpy(z)
+    np.testing.assert_allclose(joint.log_prob_numpy(z[:, _columns(joint, hand)]), expected, rtol=1e-10)
+    model = vinf.mcmc.eight_schools_pymc_model(centered, num_schools)
+    logp = model.compile_logp()
+    latent = "theta" if centered else "theta_tilde"
+    for point, value in zip(z, expected):
+        pymc_point = {"mu": point[num_schools], "tau_log__": point[num_schools + 1], latent: point[:num_schools]}
+        assert logp(pymc_point) == pytest.approx(value, rel=1e-7)
+
+
+def test_constrain_returns_the_model_variables():
+    hand = vinf.targets.eight_schools(centered=False, num_schools=2)
+    z = np.array([[0.5, -1.0, 3.0, np.log(2.0)]])
+    values = hand.constrain(z)
+    np.testing.assert_allclose(values["tau"], [2.0])
+    np.testing.assert_allclose(values["theta"], [[3.0 + 2.0 * 0.5, 3.0 - 2.0]])
+    joint = vinf.targets.from_joint_distribution(vinf.targets.eight_schools_model(False, 2),
+                                                 y=np.asarray(EIGHT_SCHOOLS_Y[:2]))
+    assert joint.names == ("mu", "tau", "theta_tilde[0]", "theta_tilde[1]")
+    values = joint.constrain(np.array([[3.0, np.log(2.0), 0.5, -1.0]]))
+    np.testing.assert_allclose(values["tau"], [2.0])
+    np.testing.assert_allclose(values["theta_tilde"], [[0.5, -1.0]])
+    assert vinf.targets.get("banana").constrain(np.zeros((4, 2)))["z1"].shape == (4,)
+
+
+tfd = __import__("tensorflow_probability").distributions
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: vinf.targets.from_joint_distribution(tfd.Normal(0.0, 1.0)), "must be a tfd.JointDistribution"),
+        (lambda: vinf.targets.from_joint_distribution(vinf.targets.eight_schools_model(), yy=1.0),
+         "Unexpected parameters: \\['yy'\\]"),
+        (lambda: vinf.targets.from_joint_distribution(
+            tfd.JointDistributionNamed(dict(n=tfd.Poisson(3.0), x=lambda n: tfd.Normal(n, 1.0))), x=1.0),
+         "latent variables \\['n'\\] are discrete"),
+        (lambda: vinf.targets.from_joint_distribution(tfd.JointDistributionNamed(dict(x=tfd.Normal(0.0, 1.0))), x=1.0),
+         "nothing is left to infer"),
+        (lambda: vinf.targets.eight_schools(centered="no"), "centered must be True or False"),
+        (lambda: vinf.targets.eight_schools(num_schools=2.0), "num_schools"),
+        (lambda: vinf.targets.eight_schools(num_schools=9), "num_schools"),
+        (lambda: vinf.targets.eight_schools().log_prob(tf.zeros([2, 11])), "has dim 10 .* shape \\[2, 11\\]"),
+    ],
+)
+def test_bad_models_and_points_raise_clear_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

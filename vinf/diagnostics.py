@@ -1,16 +1,20 @@
-"""How good is a fitted q? ELBO, PSIS k-hat and the repeated-run protocol.
+"""How good is a fitted q? ELBO, PSIS k-hat, the repeated-run protocol, and ArviZ out.
 
 ``log_weights`` are ``log p(z) - log q(z)`` for ``z ~ q``; their mean is the
 ELBO estimate (eq. 7) and the Pareto tail fitted to them gives k-hat
 (eqs. 98-99; Vehtari et al., "Pareto smoothed importance sampling"), computed
-with arviz's PSIS.
+with arviz's PSIS. Every function takes the target as a ``vinf.targets.Target``
+or a callable log density. ``to_inference_data`` turns a fitted surrogate into
+``arviz.InferenceData`` and ``compare`` sets it beside a reference (NUTS).
 """
 import dataclasses
 import warnings
-import weakref
 
 import numpy as np
 import tensorflow as tf
+
+from vinf import _checks
+from vinf.targets import log_density
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # arviz announces its refactor on import
@@ -18,6 +22,8 @@ with warnings.catch_warnings():
 
 __all__ = [
     "log_weights",
+    "to_inference_data",
+    "compare",
     "elbo",
     "psis_khat",
     "khat_from_log_weights",
@@ -29,44 +35,50 @@ __all__ = [
 
 KHAT_GOOD = 0.5  # below: PSIS converges fast, q is close to p (section VI.B)
 KHAT_OK = 0.7  # above: importance sampling with q is not to be trusted
+MIN_KHAT_DRAWS = 25  # fewer leave arviz's Pareto tail under 5 weights, and k-hat undefined
 
-_SAMPLERS = weakref.WeakKeyDictionary()
+_SAMPLER_ATTRIBUTE = "_vinf_samplers"  # compiled draws, kept on the surrogate and released with it
 
 
 def _sampler(log_prob, q, num_samples):
-    per_q = _SAMPLERS.setdefault(q, {})
+    per_q = q.__dict__.get(_SAMPLER_ATTRIBUTE)
+    if per_q is None:
+        per_q = _Samplers()
+        setattr(q, _SAMPLER_ATTRIBUTE, per_q)
     key = (log_prob, num_samples)
-    if key not in per_q:
+    if key not in per_q.compiled:
 
         @tf.function(jit_compile=True, autograph=False)
         def draw(seed):
             z, log_q = q.experimental_sample_and_log_prob(num_samples, seed=seed)
-            return log_prob(z) - log_q
+            return z, log_prob(z), log_q
 
-        per_q[key] = draw
-    return per_q[key]
-
-
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        per_q.compiled[key] = draw
+    return per_q.compiled[key]
 
 
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+class _Samplers:
+    """A plain holder (``tf.Module`` does not look inside it) of one surrogate's compiled draws."""
+
+    def __init__(self):
+        self.compiled = {}
 
 
-def _draw_log_weights(log_prob, q, num_samples, seed, stream):
-    draw = _sampler(log_prob, q, num_samples)
-    return draw(tf.constant([seed, stream], dtype=tf.int32)).numpy().astype(np.float64)
+def _draw(target, q, num_samples, seed, stream):
+    """Draws of ``q`` with ``log p`` and ``log q``, as float64 NumPy arrays (``[N, *batch, dim]``, ``[N, *batch]``)."""
+    draw = _sampler(log_density(target, q), q, num_samples)
+    return tuple(x.numpy().astype(np.float64) for x in draw(tf.constant([seed, stream], dtype=tf.int32)))
 
 
-def log_weights(log_prob, q, num_samples=5000, seed=0):
+def _draw_log_weights(target, q, num_samples, seed, stream):
+    _, log_p, log_q = _draw(target, q, num_samples, seed, stream)
+    return log_p - log_q
+
+
+def log_weights(target, q, num_samples=5000, seed=0):
     """``log p(z_s) - log q(z_s)`` for ``num_samples`` draws: ``[num_samples, *batch_shape]``."""
-    _check_count(num_samples, "num_samples")
-    _check_seed(seed)
-    return _draw_log_weights(log_prob, q, num_samples, seed, stream=1)
+    num_samples = _checks.integer(num_samples, "num_samples")
+    return _draw_log_weights(target, q, num_samples, _checks.seed(seed), stream=1)
 
 
 def _scalar_or_array(x):
@@ -74,14 +86,27 @@ def _scalar_or_array(x):
     return float(x) if x.ndim == 0 else x
 
 
-def elbo(log_prob, q, num_samples=5000, seed=0):
+def elbo(target, q, num_samples=5000, seed=0):
     """Monte-Carlo ELBO (eq. 7) with ``num_samples`` draws; one value per batch member."""
-    return _scalar_or_array(np.mean(log_weights(log_prob, q, num_samples, seed), axis=0))
+    return _scalar_or_array(np.mean(log_weights(target, q, num_samples, seed), axis=0))
 
 
 def khat_from_log_weights(lw):
-    """PSIS shape estimate k-hat of log weights ``[..., num_samples]`` (samples last)."""
+    """PSIS shape estimate k-hat of log weights ``[..., num_samples]`` (samples last).
+
+    Raises ``ValueError`` for fewer than ``MIN_KHAT_DRAWS`` draws and for NaN or
+    ``+inf`` log weights (a density evaluated where it is undefined: a bug, not
+    a diagnosis). ``-inf`` is a draw outside the target's support, weight 0.
+    """
     lw = np.asarray(lw, dtype=np.float64)
+    if lw.shape[-1] < MIN_KHAT_DRAWS:
+        raise ValueError(f"k-hat needs at least {MIN_KHAT_DRAWS} draws, got {lw.shape[-1]}")
+    bad = np.isnan(lw) | (lw == np.inf)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} of {lw.size} log weights are NaN or +inf: log p or log q is undefined at draws "
+            "of q; check the target's density"
+        )
     with warnings.catch_warnings():
         # arviz warns when k-hat is large; reporting k-hat is the point here.
         warnings.simplefilter("ignore")
@@ -89,9 +114,9 @@ def khat_from_log_weights(lw):
     return _scalar_or_array(khat)
 
 
-def psis_khat(log_prob, q, num_samples=5000, seed=0):
+def psis_khat(target, q, num_samples=5000, seed=0):
     """PSIS k-hat of ``q`` as an importance proposal for ``p``; one per batch member."""
-    lw = log_weights(log_prob, q, num_samples, seed)
+    lw = log_weights(target, q, num_samples, seed)
     return khat_from_log_weights(np.moveaxis(lw, 0, -1))
 
 
@@ -118,7 +143,7 @@ class RepeatedRuns:
         )
 
 
-def evaluate_runs(log_prob, q, num_sets=50, num_draws=5000, seed=0):
+def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
     """Score trained surrogates by the protocol of section VI.B.
 
     ``q`` holds the ``R`` trainings as its batch (``batch_shape [R]``, or a
@@ -126,12 +151,12 @@ def evaluate_runs(log_prob, q, num_sets=50, num_draws=5000, seed=0):
     ``num_draws`` draws each give a k-hat and an ELBO; each training's numbers
     are the averages over its sets.
     """
-    _check_count(num_sets, "num_sets")
-    _check_count(num_draws, "num_draws")
-    _check_seed(seed)
+    num_sets = _checks.integer(num_sets, "num_sets")
+    num_draws = _checks.integer(num_draws, "num_draws")
+    seed = _checks.seed(seed)
     khats, elbos = [], []
     for s in range(num_sets):
-        lw = _draw_log_weights(log_prob, q, num_draws, seed, stream=2 + s)  # stream 1 is log_weights
+        lw = _draw_log_weights(target, q, num_draws, seed, stream=2 + s)  # stream 1 is log_weights
         lw = lw.reshape(lw.shape[0], -1)  # [N, R]
         khats.append(khat_from_log_weights(lw.T))
         elbos.append(lw.mean(axis=0))
@@ -139,3 +164,140 @@ def evaluate_runs(log_prob, q, num_sets=50, num_draws=5000, seed=0):
         khat=np.mean(np.reshape(khats, (num_sets, -1)), axis=0),
         elbo=np.mean(np.reshape(elbos, (num_sets, -1)), axis=0),
     )
+
+
+# ------------------------------------------------------------------ ArviZ out
+
+_IDATA_STREAM = 1_000_003  # the draws of to_inference_data, apart from log_weights' and evaluate_runs'
+
+
+def _as_target(target, q):
+    from vinf.targets import Target
+
+    if isinstance(target, Target):
+        return target
+    size = q.event_shape[-1] if q.event_shape.rank == 1 else None
+    if size is None or not callable(target):
+        raise ValueError("target must be a vinf.targets.Target, or a callable log density with a vector-valued q")
+    return Target("target", target, [f"z[{i}]" for i in range(size)])
+
+
+def _psis_weights(lw):
+    """Normalised PSIS-smoothed importance weights of log weights ``[..., N]`` (samples last)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        smoothed, _ = az.psislw(np.asarray(lw, dtype=np.float64))
+    weights = np.exp(smoothed - np.max(smoothed, axis=-1, keepdims=True))
+    return weights / np.sum(weights, axis=-1, keepdims=True)
+
+
+def to_inference_data(q, target, num_draws=1000, seed=0, psis_resample=False):
+    """Draws of a fitted surrogate as ``arviz.InferenceData``, in the model's own terms.
+
+    ``posterior`` holds ``target.constrain`` of the draws (for a
+    ``from_joint_distribution`` target, the model's variables by name); the
+    members of a batched surrogate (``batch_shape [R]``) are the chains, so
+    ``az.rhat`` says whether independent trainings agree. ``sample_stats``
+    holds ``log_p``, ``log_q`` and ``log_weight = log p - log q``; ``attrs``
+    hold the ELBO and PSIS k-hat over all draws and per chain.
+
+    ``psis_resample=True`` replaces each chain's draws by a resample (with
+    replacement) under its PSIS-smoothed importance weights: draws from q
+    corrected towards p, as far as k-hat says they can be.
+    """
+    target = _as_target(target, q)
+    num_draws = _checks.integer(num_draws, "num_draws", minimum=MIN_KHAT_DRAWS)
+    seed = _checks.seed(seed)
+    psis_resample = _checks.boolean(psis_resample, "psis_resample")
+    z, log_p, log_q = _draw(target, q, num_draws, seed, _IDATA_STREAM)
+    chains = int(np.prod(z.shape[1:-1], dtype=int))
+    # [N, *batch, ...] -> [chain, draw, ...]
+    z = np.swapaxes(z.reshape(num_draws, chains, target.dim), 0, 1)
+    log_p = log_p.reshape(num_draws, chains).T
+    log_q = log_q.reshape(num_draws, chains).T
+    log_weight = log_p - log_q
+    khat_per_chain = np.atleast_1d(khat_from_log_weights(log_weight))
+    attrs = dict(
+        inference_library="vinf",
+        target=target.name,
+        elbo=float(log_weight.mean()),
+        khat=float(khat_from_log_weights(log_weight.ravel())),
+        elbo_per_chain=log_weight.mean(axis=1).tolist(),
+        khat_per_chain=khat_per_chain.tolist(),
+        psis_resampled=int(psis_resample),
+    )
+    if psis_resample:
+        rng = np.random.default_rng(seed)
+        weights = _psis_weights(log_weight)
+        picks = np.stack([rng.choice(num_draws, size=num_draws, p=w) for w in weights])
+        take = lambda x: np.take_along_axis(x, picks.reshape(picks.shape + (1,) * (x.ndim - 2)), axis=1)  # noqa: E731
+        z, log_p, log_q, log_weight = take(z), take(log_p), take(log_q), take(log_weight)
+    posterior = target.constrain(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "more chains than draws" and the like
+        idata = az.from_dict(posterior=posterior, sample_stats=dict(log_p=log_p, log_q=log_q, log_weight=log_weight))
+    for group in (idata.posterior, idata.sample_stats):
+        group.attrs.update(attrs)
+    return idata
+
+
+def _flat_draws(idata, name):
+    """A posterior variable as ``([draws, elements], element labels)``."""
+    values = idata.posterior[name].values  # [chain, draw, *shape]
+    shape = values.shape[2:]
+    labels = [name] if not shape else [f"{name}[{','.join(map(str, i))}]" for i in np.ndindex(*shape)]
+    return values.reshape(values.shape[0] * values.shape[1], -1), labels
+
+
+def compare(vi, reference, var_names=None, weighted=False):
+    """``vi``'s posterior beside a reference's (NUTS), per scalar element of each shared variable.
+
+    Returns a ``pandas.DataFrame`` indexed by element (``"theta[0]"``) with the
+    means and sds of both, ``mean_error = (mean - ref_mean) / ref_sd`` and
+    ``sd_error = (sd - ref_sd) / ref_sd`` (errors in reference-sd units), and the
+    reference's own Monte-Carlo standard errors in the same units
+    (``mean_mcse``, ``sd_mcse``): an error within a few of those is noise.
+    ``weighted=True`` weighs ``vi``'s draws by their PSIS-smoothed importance
+    weights (from ``sample_stats.log_weight``, ``to_inference_data``).
+    """
+    import pandas as pd
+
+    for label, idata in (("vi", vi), ("reference", reference)):
+        if not hasattr(idata, "posterior"):
+            raise ValueError(f"{label} must be arviz.InferenceData with a posterior group")
+    shared = [v for v in vi.posterior.data_vars if v in reference.posterior.data_vars]
+    var_names = shared if var_names is None else list(var_names)
+    missing = [v for v in var_names if v not in shared]
+    if missing or not var_names:
+        raise ValueError(f"variables {missing or var_names} are not in both posteriors; shared: {shared}")
+    if weighted:
+        if "log_weight" not in getattr(vi, "sample_stats", {}):
+            raise ValueError("weighted=True needs vi.sample_stats.log_weight (vinf.diagnostics.to_inference_data)")
+        w = _psis_weights(vi.sample_stats["log_weight"].values.ravel())
+    else:
+        w = None
+    ref_post = reference.posterior[var_names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mcse_mean = az.mcse(ref_post, method="mean")
+        # The sd's error by the delta method, from the error of the mean of squared deviations
+        # (arviz's method="sd" fails on vector variables in arviz 0.23 with numba present).
+        squared = (ref_post - ref_post.mean(dim=("chain", "draw"))) ** 2
+        mcse_sd = az.mcse(squared, method="mean") / (2.0 * ref_post.std(dim=("chain", "draw")))
+    rows = {}
+    for name in var_names:
+        draws, labels = _flat_draws(vi, name)
+        ref, _ = _flat_draws(reference, name)
+        if draws.shape[1] != ref.shape[1]:
+            raise ValueError(f"{name} has {draws.shape[1]} elements in vi and {ref.shape[1]} in the reference")
+        mean = np.average(draws, axis=0, weights=w)
+        sd = np.sqrt(np.average((draws - mean) ** 2, axis=0, weights=w))
+        ref_mean, ref_sd = ref.mean(axis=0), ref.std(axis=0, ddof=1)
+        for i, label in enumerate(labels):
+            rows[label] = dict(
+                mean=mean[i], ref_mean=ref_mean[i], sd=sd[i], ref_sd=ref_sd[i],
+                mean_error=(mean[i] - ref_mean[i]) / ref_sd[i], sd_error=(sd[i] - ref_sd[i]) / ref_sd[i],
+                mean_mcse=np.ravel(mcse_mean[name].values)[i] / ref_sd[i],
+                sd_mcse=np.ravel(mcse_sd[name].values)[i] / ref_sd[i],
+            )
+    return pd.DataFrame.from_dict(rows, orient="index")

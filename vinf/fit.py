@@ -3,16 +3,28 @@
 Each step draws ``S`` samples ``z_K ~ q`` with their log-density (eq. 59),
 estimates ``-ELBO = mean(log q(z) - log p(z))`` and takes an Adam step
 (Kingma & Ba 2014). Steps run in chunks inside one XLA-compiled ``tf.while_loop``
-so the per-step cost is the arithmetic, not Python or TFP dispatch. The compiled
-chunk is cached per (surrogate, target, sample size) and reused by later fits.
-
+so the per-step cost is the arithmetic, not Python or TFP dispatch. 
 As in the thesis, the best parameters seen are kept and restored at the end, but
-"best" is judged on an exponential moving average of the loss
+"best" is judged by default on an exponential moving average of the loss
 (``CHECKPOINT_DECAY``, about a 50-step window), not on single-step estimates:
 with S = 500 draws the estimate's noise is larger than the late improvements,
-and the lowest single estimate is a lucky draw, often from an early, worse state. A surrogate with ``batch_shape`` ``[R]`` trains ``R``
-independent approximations at once, each with its own loss, best step and
-checkpoint.
+and the lowest single estimate is a lucky draw, often from an early, worse
+state. ``checkpoint="lowest"`` is the thesis's rule (the lowest single-step
+loss), ``checkpoint="last"`` keeps the final parameters. A surrogate with
+``batch_shape`` ``[R]`` trains ``R`` independent approximations at once, each
+with its own loss, best step and checkpoint.
+
+Any reparameterised TFP distribution can be fitted: variables that are built
+lazily (Keras layers) are built by a first draw before compiling, and every
+variable's ``constraint`` is applied after each update (TFP's
+``AutoregressiveNetwork`` keeps its masks that way; without it an IAF stops
+being autoregressive and its log-density is wrong).
+
+The compiled chunk is cached on the surrogate, keyed by the log-density
+function object, the sample size, the checkpoint rule and ``jit_compile``; it
+is released with the surrogate. Being compiled, it does not see later changes
+to Python values the function closes over: pass a new function (or a new
+``Target``) to retrace.
 
 ``anneal_steps`` turns on the annealed objective of Rezende & Mohamed (2015,
 section 6.1): the step-``t`` gradient is that of ``mean(log q - beta_t log p)``
@@ -21,22 +33,23 @@ so early steps see a flattened target and can spread over several modes. The
 recorded loss (and so the checkpoint) is always the un-annealed ``-ELBO``.
 """
 import dataclasses
-import math
-import numbers
 import sys
 import time
-import weakref
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from tqdm.auto import tqdm
 
-__all__ = ["fit", "FitResult", "smoothed_loss", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START"]
+from vinf import _checks
+from vinf.targets import log_density
+
+__all__ = ["fit", "FitResult", "smoothed_loss", "CHECKPOINTS", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START"]
 
 CHUNK_STEPS = 250  # steps per compiled call: long enough to hide dispatch, short for the progress bar
 CHECKPOINT_DECAY = 0.98  # EMA of the loss that picks the checkpoint; ~1 / (1 - decay) = 50 steps
 ANNEAL_START = 0.01  # beta_0 of the annealing schedule (Rezende & Mohamed 2015)
+CHECKPOINTS = ("smoothed", "lowest", "last")  # which parameters fit restores
 _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
 
@@ -48,8 +61,10 @@ class FitResult:
       loss: ``[num_steps, *batch_shape]`` Monte-Carlo estimates of ``-ELBO``,
         one per step, evaluated at the parameters before that step's update.
       best_step: step (per batch member) whose parameters were restored: the
-        minimum of ``smoothed_loss(loss)``.
-      best_loss: the smoothed loss at ``best_step``.
+        minimum of ``smoothed_loss(loss)`` (``checkpoint="smoothed"``) or of
+        ``loss`` (``"lowest"``); with ``"last"``, the last step (``q`` then holds
+        the parameters after its update).
+      best_loss: the (smoothed) loss at ``best_step``.
       seconds: wall time of the fit, compilation included.
     """
 
@@ -76,141 +91,148 @@ def smoothed_loss(loss, decay=CHECKPOINT_DECAY):
     return out
 
 
-def _is_positive_int(x):
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x > 0
-
-
-def _validate(log_prob, q, num_steps, sample_size, learning_rate, seed, anneal_steps):
-    if not callable(log_prob):
-        raise ValueError(f"log_prob must be callable, got {type(log_prob).__name__}")
+def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint):
     if not isinstance(q, tfp.distributions.Distribution):
         raise ValueError(f"q must be a tfp distribution, got {type(q).__name__}")
-    if not q.trainable_variables:
-        raise ValueError("q has no trainable variables; build it with vinf.surrogates")
-    if not _is_positive_int(num_steps):
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-    if not _is_positive_int(sample_size):
-        raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, numbers.Real)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
-    if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, numbers.Integral) or anneal_steps < 0:
-        raise ValueError(f"anneal_steps must be a non-negative integer, got {anneal_steps!r}")
+    return dict(
+        num_steps=_checks.integer(num_steps, "num_steps"),
+        sample_size=_checks.integer(sample_size, "sample_size"),
+        learning_rate=_checks.positive_real(learning_rate, "learning_rate"),
+        seed=_checks.seed(seed),
+        anneal_steps=_checks.integer(anneal_steps, "anneal_steps", minimum=0),
+        checkpoint=_checks.one_of(checkpoint, "checkpoint", CHECKPOINTS),
+    )
+
+
+_DTYPE_HINT = (
+    "If the density computes in another float type, build q with that dtype "
+    "(vinf.surrogates.get(..., dtype=...)) or wrap it in vinf.targets.Target(..., dtype=...), which fit casts to q's"
+)
 
 
 def _probe(log_prob, q):
-    """Evaluate ``log_prob`` on two draws of ``q`` eagerly, to fail early and clearly."""
+    """Draw twice from ``q`` eagerly (building lazily created variables) and evaluate ``log_prob``
+    on the draws, to fail early and clearly. Returns the surrogate's batch shape."""
     z, _ = q.experimental_sample_and_log_prob(2, seed=(0, 0))
     try:
         lp = tf.convert_to_tensor(log_prob(z))
+    except ValueError:  # already says what is wrong (a Target's dim check, for one)
+        raise
     except Exception as err:  # the user's function: say which call failed
         raise ValueError(
-            f"log_prob failed on draws of q of shape {z.shape.as_list()}: {err}"
+            f"log_prob failed on {z.dtype.name} draws of q of shape {z.shape.as_list()}: {err}. {_DTYPE_HINT}"
         ) from err
+    if lp.dtype != z.dtype:
+        raise ValueError(f"log_prob returned {lp.dtype.name} for {z.dtype.name} draws of q. {_DTYPE_HINT}")
     if lp.shape != z.shape[:-1]:
         raise ValueError(
             f"log_prob must map [..., dim] to [...]: draws of shape {z.shape.as_list()} "
             f"gave {lp.shape.as_list()}, expected {z.shape[:-1].as_list()}"
         )
+    if not q.trainable_variables:
+        raise ValueError("q has no trainable variables; build it with vinf.surrogates")
     return z.shape[1:-1]
 
 
 class _Trainer:
-    """Adam state, best-parameter checkpoint and compiled chunks for one surrogate."""
+    """Adam state, best-parameter checkpoint and compiled chunks for one surrogate.
 
-    def __init__(self, q):
+    It lives on the surrogate (``_TRAINER_ATTRIBUTE``), so it is released with it.
+    """
+
+    def __init__(self, q, batch_shape):
         self.q = q
         self.variables = list({v.ref(): v for v in q.trainable_variables}.values())
-        zeros = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
-        self.m = zeros
+        self.batch_shape = batch_shape
+        self._check_batch()
+        dtype = q.dtype
+        self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.best = [tf.Variable(v, trainable=False) for v in self.variables]
-        self.t = tf.Variable(0.0, trainable=False)
-        self.ema = None
-        self.learning_rate = tf.Variable(1e-2, trainable=False)
-        self.best_loss = None
-        self.best_step = None
-        self.batch_shape = None
+        self.t = tf.Variable(tf.zeros([], dtype), trainable=False)
+        self.learning_rate = tf.Variable(tf.zeros([], dtype), trainable=False)
+        self.ema = tf.Variable(tf.zeros(batch_shape, dtype), trainable=False)
+        self.best_loss = tf.Variable(tf.fill(batch_shape, tf.constant(np.inf, dtype)), trainable=False)
+        self.best_step = tf.Variable(tf.fill(batch_shape, -1), trainable=False)
         self.compiled = {}
 
-    def reset(self, learning_rate, batch_shape):
-        if self.batch_shape is None:
-            self._check_batch(batch_shape)
-            self.batch_shape = batch_shape
-            self.best_loss = tf.Variable(tf.fill(batch_shape, np.inf), trainable=False)
-            self.best_step = tf.Variable(tf.fill(batch_shape, -1), trainable=False)
-            self.ema = tf.Variable(tf.zeros(batch_shape), trainable=False)
+    def reset(self, learning_rate):
         for slot in self.m + self.v:
             slot.assign(tf.zeros_like(slot))
         for best, var in zip(self.best, self.variables):
             best.assign(var)
-        self.t.assign(0.0)
-        self.learning_rate.assign(learning_rate)
-        self.best_loss.assign(tf.fill(self.batch_shape, np.inf))
+        self.t.assign(tf.zeros_like(self.t))
+        self.learning_rate.assign(tf.cast(learning_rate, self.learning_rate.dtype))
+        self.best_loss.assign(tf.fill(self.batch_shape, tf.constant(np.inf, self.best_loss.dtype)))
         self.best_step.assign(tf.fill(self.batch_shape, -1))
-        self.ema.assign(tf.zeros(self.batch_shape))
+        self.ema.assign(tf.zeros_like(self.ema))
 
-    def _check_batch(self, batch_shape):
+    def _check_batch(self):
         for var in self.variables:
-            if var.shape[: len(batch_shape)] != batch_shape:
+            if var.shape[: len(self.batch_shape)] != self.batch_shape:
                 raise ValueError(
                     f"variable {var.name} of shape {var.shape} does not start with the "
-                    f"surrogate's batch shape {batch_shape}"
+                    f"surrogate's batch shape {self.batch_shape}: fit trains batch members independently, "
+                    "so each needs its own parameters (vinf.surrogates builds them so)"
                 )
 
     def _mask(self, improved, var):
         extra = var.shape.rank - len(self.batch_shape)
         return tf.reshape(improved, self.batch_shape.as_list() + [1] * extra)
 
-    def chunk(self, log_prob, sample_size, jit_compile):
-        key = (log_prob, sample_size, jit_compile)
+    def chunk(self, log_prob, sample_size, checkpoint, jit_compile):
+        key = (log_prob, sample_size, checkpoint, jit_compile)
         if key not in self.compiled:
             self.compiled[key] = tf.function(
-                self._make_chunk(log_prob, sample_size), jit_compile=jit_compile, autograph=False
+                self._make_chunk(log_prob, sample_size, checkpoint), jit_compile=jit_compile, autograph=False
             )
         return self.compiled[key]
 
-    def _make_chunk(self, log_prob, sample_size):
-        q, variables = self.q, self.variables
+    def _make_chunk(self, log_prob, sample_size, checkpoint):
+        q, variables, dtype = self.q, self.variables, self.q.dtype
+        decay = {"smoothed": CHECKPOINT_DECAY, "lowest": 0.0, "last": 0.0}[checkpoint]
 
         def step(seed, index, anneal_steps):
             step_seed = tf.random.experimental.stateless_fold_in(seed, index)
             beta = tf.minimum(1.0, ANNEAL_START + tf.cast(index, tf.float32) / tf.maximum(anneal_steps, 1.0))
-            beta = tf.where(anneal_steps > 0.0, beta, 1.0)
+            beta = tf.cast(tf.where(anneal_steps > 0.0, beta, 1.0), dtype)
             with tf.GradientTape() as tape:
                 z, log_q = q.experimental_sample_and_log_prob(sample_size, seed=step_seed)
                 log_p = log_prob(z)
                 loss = tf.reduce_mean(log_q - log_p, axis=0)  # -ELBO per batch member
-                objective = tf.reduce_sum(tf.reduce_mean(log_q - tf.cast(beta, log_p.dtype) * log_p, axis=0))
+                objective = tf.reduce_sum(tf.reduce_mean(log_q - beta * log_p, axis=0))
             grads = tape.gradient(objective, variables)
             finite = tf.reduce_all(tf.math.is_finite(loss))
             for g in grads:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(g)))
             return loss, grads, finite
 
-        def apply(index, loss, grads):
-            t = self.t.assign_add(1.0)
-            ema = self.ema.assign(CHECKPOINT_DECAY * self.ema + (1.0 - CHECKPOINT_DECAY) * loss)
-            smoothed = ema / (1.0 - CHECKPOINT_DECAY**t)
+        def remember(index, loss):
+            """Keep the parameters about to be updated if their (smoothed) loss is the best yet."""
+            t = self.t.assign_add(tf.ones_like(self.t))
+            if checkpoint == "last":
+                return t
+            ema = self.ema.assign(decay * self.ema + (1.0 - decay) * loss)
+            smoothed = ema / (1.0 - decay**t)
             improved = smoothed < self.best_loss
             for best, var in zip(self.best, variables):
                 best.assign(tf.where(self._mask(improved, var), var, best))
             self.best_loss.assign(tf.where(improved, smoothed, self.best_loss))
             self.best_step.assign(tf.where(improved, index, self.best_step))
+            return t
+
+        def apply(index, loss, grads):
+            t = remember(index, loss)
             lr = self.learning_rate * tf.sqrt(1.0 - _ADAM_BETA2**t) / (1.0 - _ADAM_BETA1**t)
             for var, g, m, v in zip(variables, grads, self.m, self.v):
                 m.assign(_ADAM_BETA1 * m + (1.0 - _ADAM_BETA1) * g)
                 v.assign(_ADAM_BETA2 * v + (1.0 - _ADAM_BETA2) * tf.square(g))
-                var.assign_sub(lr * m / (tf.sqrt(v) + _ADAM_EPSILON))
+                var.assign_sub(tf.cast(lr, var.dtype) * m / (tf.sqrt(v) + _ADAM_EPSILON))
+                if getattr(var, "constraint", None) is not None:
+                    var.assign(var.constraint(var))
 
         def run(seed, start, num, anneal_steps):
-            losses = tf.fill([CHUNK_STEPS] + self.batch_shape.as_list(), np.nan)
+            losses = tf.fill([CHUNK_STEPS] + self.batch_shape.as_list(), tf.constant(np.nan, dtype))
 
             def body(i, losses, ok):
                 loss, grads, finite = step(seed, start + i, anneal_steps)
@@ -238,11 +260,21 @@ class _Trainer:
             var.assign(best)
 
 
-_TRAINERS = weakref.WeakKeyDictionary()
+_TRAINER_ATTRIBUTE = "_vinf_trainer"
+
+
+def _trainer(q, batch_shape):
+    """The surrogate's trainer, made on its first fit. Kept as an attribute of ``q`` (not in a
+    module-level table that would keep every surrogate alive)."""
+    trainer = q.__dict__.get(_TRAINER_ATTRIBUTE)
+    if trainer is None or trainer.batch_shape != batch_shape:
+        trainer = _Trainer(q, batch_shape)
+        setattr(q, _TRAINER_ATTRIBUTE, trainer)  # a plain object: tf.Module does not track what it holds
+    return trainer
 
 
 def fit(
-    log_prob,
+    target,
     q,
     num_steps,
     sample_size=500,
@@ -251,14 +283,16 @@ def fit(
     progress=None,
     jit_compile=True,
     anneal_steps=0,
+    checkpoint="smoothed",
 ):
-    """Fit ``q`` to the unnormalised density ``exp(log_prob)`` by maximising the ELBO.
+    """Fit ``q`` to the unnormalised density ``exp(log p)`` by maximising the ELBO.
 
     Args:
-      log_prob: callable mapping ``z`` of shape ``[..., dim]`` to ``log p(z, x)``
-        of shape ``[...]``, written in TensorFlow ops.
-      q: a surrogate from ``vinf.surrogates`` (or any reparameterised
-        ``tfd.Distribution`` with ``tf.Variable`` s); updated in place.
+      target: a ``vinf.targets.Target`` (its dim is checked against ``q`` and
+        its dtype cast to ``q``'s), or a callable mapping ``z`` of shape
+        ``[..., dim]`` to ``log p(z, x)`` of shape ``[...]`` in TensorFlow ops.
+      q: a surrogate from ``vinf.surrogates`` or any reparameterised
+        ``tfd.Distribution`` with ``tf.Variable`` s; updated in place.
       num_steps: number of Adam steps (the thesis's "epochs").
       sample_size: Monte-Carlo draws ``S`` per step (eq. 51); the thesis uses 500.
       learning_rate: Adam's step size; the thesis uses 1e-2.
@@ -268,6 +302,9 @@ def fit(
       jit_compile: compile each chunk of steps with XLA.
       anneal_steps: when positive, train on the annealed objective (module
         docstring) whose inverse temperature reaches 1 after this many steps.
+      checkpoint: which parameters to keep: ``"smoothed"`` (lowest moving
+        average of the loss, the default), ``"lowest"`` (lowest single-step
+        loss, the thesis's rule) or ``"last"``.
 
     Returns:
       ``FitResult`` with the loss trace and the best step, whose parameters are
@@ -279,22 +316,22 @@ def fit(
         the parameters of the last finite step and the error's ``result``
         attribute holds the trace so far.
     """
-    _validate(log_prob, q, num_steps, sample_size, learning_rate, seed, anneal_steps)
-    batch_shape = _probe(log_prob, q)
-    if q not in _TRAINERS:
-        _TRAINERS[q] = _Trainer(q)
-    trainer = _TRAINERS[q]
-    trainer.reset(learning_rate, batch_shape)
-    run = trainer.chunk(log_prob, sample_size, jit_compile)
+    args = _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint)
+    log_prob = log_density(target, q)
+    trainer = _trainer(q, _probe(log_prob, q))
+    trainer.reset(args["learning_rate"])
+    run = trainer.chunk(log_prob, args["sample_size"], args["checkpoint"], jit_compile)
 
-    seed_tensor = tf.constant([seed, 0], dtype=tf.int32)
-    losses = np.full((num_steps,) + tuple(batch_shape), np.nan, dtype=np.float32)
+    num_steps = args["num_steps"]
+    seed_tensor = tf.constant([args["seed"], 0], dtype=tf.int32)
+    anneal = tf.constant(float(args["anneal_steps"]))
+    losses = np.full((num_steps,) + tuple(trainer.batch_shape), np.nan, dtype=q.dtype.as_numpy_dtype)
     show = sys.stderr.isatty() if progress is None else bool(progress)
     started = time.perf_counter()
     with tqdm(total=num_steps, disable=not show, unit="step", leave=False) as bar:
         for start in range(0, num_steps, CHUNK_STEPS):
             num = min(CHUNK_STEPS, num_steps - start)
-            chunk, done, ok = run(seed_tensor, tf.constant(start), tf.constant(num), tf.constant(float(anneal_steps)))
+            chunk, done, ok = run(seed_tensor, tf.constant(start), tf.constant(num), anneal)
             done = int(done)
             losses[start : start + done] = chunk.numpy()[:done]
             bar.update(done)
@@ -307,7 +344,11 @@ def fit(
                 err.result = result
                 raise err
             bar.set_postfix(elbo=f"{-np.mean(losses[start + done - 1]):.4g}")
-    trainer.restore_best()
+    if args["checkpoint"] == "last":
+        trainer.best_step.assign(tf.fill(trainer.batch_shape, num_steps - 1))
+        trainer.best_loss.assign(losses[-1])
+    else:
+        trainer.restore_best()
     return _result(losses, trainer, started)
 
 

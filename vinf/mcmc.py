@@ -8,15 +8,16 @@ import warnings
 
 import numpy as np
 
+from vinf import _checks
 from vinf.targets import EIGHT_SCHOOLS_SIGMA, EIGHT_SCHOOLS_Y
 
-__all__ = ["eight_schools_nuts", "banana_nuts"]
+__all__ = ["eight_schools_pymc_model", "eight_schools_nuts", "banana_nuts"]
 
 
 def _check_counts(draws, tune, chains):
-    for label, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if label == "tune" else 1):
-            raise ValueError(f"{label} must be a {'non-negative' if label == 'tune' else 'positive'} integer, got {value!r}")
+    _checks.integer(draws, "draws")
+    _checks.integer(tune, "tune", minimum=0)
+    _checks.integer(chains, "chains")
 
 
 def _sample(model, draws, tune, chains, seed, progressbar, target_accept):
@@ -36,26 +37,18 @@ def _sample(model, draws, tune, chains, seed, progressbar, target_accept):
         )
 
 
-def eight_schools_nuts(
-    centered=False,
-    num_schools=8,
-    draws=5000,
-    tune=1000,
-    chains=2,
-    seed=0,
-    progressbar=False,
-    target_accept=0.9,
-):
-    """NUTS on the eight-schools model (eqs. 90-92; non-centered as eq. 100 by default).
+def eight_schools_pymc_model(centered=False, num_schools=8):
+    """The eight-schools model (eqs. 90-92; non-centered as eq. 100) as a ``pymc.Model``.
 
-    The posterior holds ``mu``, ``tau`` and ``theta`` (and ``theta_tilde`` when
-    non-centered); the sampler's statistics include the divergences.
+    The same model as ``vinf.targets.eight_schools`` (PyMC samples ``tau`` on
+    the log scale, ``tau_log__``, as the target's ``log_tau``) and
+    ``vinf.targets.eight_schools_model``; ``tests/test_targets.py`` checks that
+    the three give one density.
     """
     import pymc as pm
 
-    _check_counts(draws, tune, chains)
-    if isinstance(num_schools, bool) or not isinstance(num_schools, int) or not 1 <= num_schools <= 8:
-        raise ValueError(f"num_schools must be an integer in 1..8, got {num_schools!r}")
+    centered = _checks.boolean(centered, "centered")
+    num_schools = _checks.integer(num_schools, "num_schools", 1, 8)
     y = np.asarray(EIGHT_SCHOOLS_Y[:num_schools])
     sigma = np.asarray(EIGHT_SCHOOLS_SIGMA[:num_schools])
     with pm.Model(coords={"school": np.arange(num_schools)}) as model:
@@ -67,6 +60,26 @@ def eight_schools_nuts(
             theta_tilde = pm.Normal("theta_tilde", 0.0, 1.0, dims="school")
             theta = pm.Deterministic("theta", mu + tau * theta_tilde, dims="school")
         pm.Normal("y", theta, sigma, observed=y, dims="school")
+    return model
+
+
+def eight_schools_nuts(
+    centered=False,
+    num_schools=8,
+    draws=5000,
+    tune=1000,
+    chains=2,
+    seed=0,
+    progressbar=False,
+    target_accept=0.9,
+):
+    """NUTS on the eight-schools model (``eight_schools_pymc_model``; non-centered by default).
+
+    The posterior holds ``mu``, ``tau`` and ``theta`` (and ``theta_tilde`` when
+    non-centered); the sampler's statistics include the divergences.
+    """
+    _check_counts(draws, tune, chains)
+    model = eight_schools_pymc_model(centered, num_schools)
     return _sample(model, draws, tune, chains, seed, progressbar, target_accept)
 
 

@@ -1,89 +1,127 @@
-"""Trainable variational families q(z) over unconstrained ``z`` in R^dim.
+"""Trainable variational families q(z) over unconstrained ``z`` in R^dim, by name.
+
+``get(name, dim, seed=0, batch_shape=(), **options)`` builds any family;
+``names()`` lists them: ``mean_field``, ``full_rank``, ``planar``, ``radial``
+(the study's) and ``iaf``, ``realnvp``, ``spline`` (neural flows from TFP's
+bijectors, the "better mappings" of the study's discussion). Each family is one
+factory registered with ``@register``.
 
 Every surrogate is a ``tfd.Distribution`` whose ``tf.Variable`` s are found by
 ``q.trainable_variables``. Raw parameters are drawn from a centred Gaussian with
 standard deviation 1e-2 (thesis section V) by a NumPy generator seeded with
-``seed``, so a seed fixes the initial state exactly. One exception, the planar
-``w`` (sd ``1/sqrt(dim)``), is explained in ``planar``.
+``seed``, so a seed fixes the initial state exactly. Two exceptions: the planar
+``w`` (sd ``1/sqrt(dim)``, explained in ``planar``) and the hidden layers of the
+neural flows' networks (sd ``1/sqrt(fan_in)``, ``vinf.networks``).
 
 ``batch_shape`` (e.g. ``[5]``) builds that many independent surrogates in one
 distribution: draws have shape ``[S, *batch_shape, dim]`` and every variable
-starts with ``batch_shape``. ``vinf.fit`` trains them together, each on its own
-ELBO; that is how the repeated trainings of section VI.B run at the cost of one.
+starts with ``batch_shape`` (networks included: no weights are shared).
+``vinf.fit`` trains them together, each on its own ELBO; that is how the
+repeated trainings of section VI.B run at the cost of one.
+
+``save(q, path)`` and ``restore(q, path)`` write and read a surrogate's
+variables with ``tf.train.Checkpoint``, matched by name.
 """
+import inspect
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vinf import _checks
+from vinf._registry import Registry
 from vinf.bijectors import PlanarStack, RadialStack
+from vinf.networks import DenseNetwork, made_masks
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
-__all__ = ["mean_field", "full_rank", "planar", "radial", "INIT_SCALE"]
+__all__ = [
+    "get", "names", "register", "options", "save", "restore",
+    "mean_field", "full_rank", "planar", "radial", "iaf", "realnvp", "spline", "INIT_SCALE",
+]
 
 INIT_SCALE = 1e-2  # sd of the centred Gaussian initialiser (thesis section V)
+SPLINE_BOUND = 4.0  # the splines act on [-B, B] of the standard-normal base; identity outside
+_COMMON = ("dim", "seed", "batch_shape", "dtype")
 
 
-def _check(dim, batch_shape, num_flows=None):
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim!r}")
-    batch_shape = tuple(int(n) for n in np.atleast_1d(np.asarray(batch_shape, dtype=np.int64)))
-    if any(n < 1 for n in batch_shape):
-        raise ValueError(f"batch_shape must hold positive sizes, got {batch_shape}")
-    if num_flows is not None and (
-        isinstance(num_flows, bool) or not isinstance(num_flows, (int, np.integer)) or num_flows < 1
-    ):
-        raise ValueError(f"num_flows must be a positive integer, got {num_flows!r}")
-    return int(dim), batch_shape
+_REGISTRY = Registry("family", "families")
+register = _REGISTRY.register  # decorator: add a factory(dim, seed=0, batch_shape=(), dtype=tf.float32, **options)
+names = _REGISTRY.names  # every family, in the order registered
+
+
+def options(name):
+    """The options family ``name`` takes beyond ``dim``, ``seed``, ``batch_shape`` and ``dtype``, with defaults."""
+    parameters = inspect.signature(_REGISTRY.factory(name)).parameters
+    return {key: p.default for key, p in parameters.items() if key not in _COMMON}
+
+
+def get(name, dim, seed=0, batch_shape=(), dtype=tf.float32, **family_options):
+    """Build the family registered as ``name``; unknown names and options raise ``ValueError``."""
+    factory = _REGISTRY.factory(name)
+    allowed = options(name)
+    unknown = sorted(set(family_options) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) or "no options"
+        raise ValueError(f"family {name!r} does not take {', '.join(unknown)}; it takes: {takes}")
+    return factory(dim, seed=seed, batch_shape=batch_shape, dtype=dtype, **family_options)
 
 
 class _Initialiser:
-    """Draws raw initial values from N(0, INIT_SCALE^2), in float32."""
+    """Draws raw initial values from N(0, scale^2) (default ``INIT_SCALE``) in the surrogate's dtype."""
 
-    def __init__(self, seed):
-        self._rng = np.random.default_rng(seed)
+    def __init__(self, seed, dtype):
+        self._rng = np.random.default_rng(_checks.seed(seed))
+        self.dtype = tf.as_dtype(dtype)
 
-    def __call__(self, shape, scale=INIT_SCALE):
-        return (scale * self._rng.standard_normal(shape)).astype(np.float32)
+    def __call__(self, shape, scale=None):
+        scale = INIT_SCALE if scale is None else scale
+        return (scale * self._rng.standard_normal(shape)).astype(self.dtype.as_numpy_dtype)
+
+
+def _setup(dim, seed, batch_shape, dtype, **counts):
+    """Validated ``(dim, batch_shape, initialiser)``; ``counts`` are further positive integers to check."""
+    dim = _checks.integer(dim, "dim")
+    batch_shape = _checks.shape(batch_shape, "batch_shape")
+    for key, value in counts.items():
+        _checks.integer(value, key)
+    dtype = tf.as_dtype(dtype)
+    if not dtype.is_floating:
+        raise ValueError(f"dtype must be a floating type, got {dtype.name}")
+    return dim, batch_shape, _Initialiser(seed, dtype)
 
 
 def _diagonal_gaussian(dim, batch_shape, init, name):
     loc = tf.Variable(init(batch_shape + (dim,)), name=f"{name}_loc")
-    scale = tfp.util.TransformedVariable(
-        np.exp(init(batch_shape + (dim,))), tfb.Exp(), name=f"{name}_scale"
-    )
+    scale = tfp.util.TransformedVariable(np.exp(init(batch_shape + (dim,))), tfb.Exp(), name=f"{name}_scale")
     return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale, name=name)
 
 
-def mean_field(dim, seed=0, batch_shape=()):
-    """Mean-field Gaussian ``q(z) = prod_i N(z_i | mu_i, sigma_i^2)`` (eqs. 9, 52).
+@register("mean_field")
+def mean_field(dim, seed=0, batch_shape=(), dtype=tf.float32):
+    """Mean-field Gaussian ``q(z) = prod_i N(z_i | mu_i, sigma_i^2)`` (eqs. 9, 52); ADVI's family.
 
     ``sigma = exp(raw)``, so the initial scale is close to 1.
     """
-    dim, batch_shape = _check(dim, batch_shape)
-    return _diagonal_gaussian(dim, batch_shape, _Initialiser(seed), "mean_field")
+    dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype)
+    return _diagonal_gaussian(dim, batch_shape, init, "mean_field")
 
 
-def full_rank(dim, seed=0, batch_shape=()):
+@register("full_rank")
+def full_rank(dim, seed=0, batch_shape=(), dtype=tf.float32):
     """Full-rank Gaussian ``z = mu + L eps``, ``L`` lower-triangular with a positive
     diagonal (the Cholesky reparameterisation of reference 000)."""
-    dim, batch_shape = _check(dim, batch_shape)
-    init = _Initialiser(seed)
+    dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype)
     loc = tf.Variable(init(batch_shape + (dim,)), name="full_rank_loc")
     fill = tfb.FillScaleTriL(diag_bijector=tfb.Exp(), diag_shift=None)
     raw_tril = init(batch_shape + (dim * (dim + 1) // 2,))
-    scale_tril = tfp.util.TransformedVariable(
-        fill.forward(raw_tril).numpy(), fill, name="full_rank_scale_tril"
-    )
+    scale_tril = tfp.util.TransformedVariable(fill.forward(raw_tril).numpy(), fill, name="full_rank_scale_tril")
     return tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril, name="full_rank")
 
 
-def _flow(base, bijector, name):
-    return tfd.TransformedDistribution(base, bijector, name=name)
-
-
-def planar(dim, num_flows=64, seed=0, batch_shape=()):
+@register("planar")
+def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32):
     """Diagonal Gaussian ``q_0`` pushed through ``num_flows`` planar layers (eqs. 59-64).
 
     The layers' parameters are stacked in three variables, ``u`` and ``w`` of shape
@@ -98,29 +136,185 @@ def planar(dim, num_flows=64, seed=0, batch_shape=()):
     ``w`` at sd ``1/sqrt(dim)`` had no failure and equal or better ELBOs
     (``benchmarks/planar_init.py`` repeats the comparison).
     """
-    dim, batch_shape = _check(dim, batch_shape, num_flows)
-    init = _Initialiser(seed)
+    dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype, num_flows=num_flows)
     base = _diagonal_gaussian(dim, batch_shape, init, "q0")
     u = tf.Variable(init(batch_shape + (num_flows, dim)), name="planar_u")
-    w = tf.Variable(init(batch_shape + (num_flows, dim), scale=dim ** -0.5), name="planar_w")
+    w = tf.Variable(init(batch_shape + (num_flows, dim), scale=dim**-0.5), name="planar_w")
     b = tf.Variable(init(batch_shape + (num_flows,)), name="planar_b")
-    return _flow(base, PlanarStack(u, w, b), "planar")
+    return tfd.TransformedDistribution(base, PlanarStack(u, w, b), name="planar")
 
 
-def radial(dim, num_flows=32, seed=0, batch_shape=()):
+@register("radial")
+def radial(dim, num_flows=32, seed=0, batch_shape=(), dtype=tf.float32):
     """Diagonal Gaussian ``q_0`` pushed through ``num_flows`` radial layers (eqs. 65-75).
 
     ``alpha = softplus(raw)`` keeps it positive; ``beta`` is raw (corrected by
     eq. 75 inside the bijector).
     """
-    dim, batch_shape = _check(dim, batch_shape, num_flows)
-    init = _Initialiser(seed)
+    dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype, num_flows=num_flows)
     base = _diagonal_gaussian(dim, batch_shape, init, "q0")
     z0 = tf.Variable(init(batch_shape + (num_flows, dim)), name="radial_z0")
     alpha = tfp.util.TransformedVariable(
-        tf.math.softplus(init(batch_shape + (num_flows,))).numpy(),
-        tfb.Softplus(),
-        name="radial_alpha",
+        tf.math.softplus(init(batch_shape + (num_flows,))).numpy(), tfb.Softplus(), name="radial_alpha"
     )
     beta = tf.Variable(init(batch_shape + (num_flows,)), name="radial_beta")
-    return _flow(base, RadialStack(z0, alpha, beta), "radial")
+    return tfd.TransformedDistribution(base, RadialStack(z0, alpha, beta), name="radial")
+
+
+# ------------------------------------------------------------------ neural flows
+
+
+def _neural_flow(dim, batch_shape, init, layers, name):
+    """``z = loc + scale * f_K(... f_1(eps))``, ``eps ~ N(0, I)``.
+
+    ``layers`` are the flow's bijectors, first applied first; a reversing
+    permutation between them lets every coordinate condition on every other.
+    The last map is the mean-field family itself (``scale = exp(raw)``), so with
+    the layers near the identity a fresh flow starts where ``mean_field`` does.
+    """
+    base = tfd.MultivariateNormalDiag(loc=tf.zeros(batch_shape + (dim,), dtype=init.dtype))
+    reverse = tfb.Permute(list(range(dim - 1, -1, -1)))
+    chain = [layers[0]]
+    for layer in layers[1:]:
+        chain += [reverse, layer]
+    loc = tf.Variable(init(batch_shape + (dim,)), name=f"{name}_loc")
+    scale = tfp.util.TransformedVariable(np.exp(init(batch_shape + (dim,))), tfb.Exp(), name=f"{name}_scale")
+    chain += [tfb.Scale(scale), tfb.Shift(loc)]
+    return tfd.TransformedDistribution(base, tfb.Chain(chain[::-1]), name=name)
+
+
+def _network_options(dim, seed, batch_shape, dtype, num_flows, hidden_units, activation, **counts):
+    dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype, num_flows=num_flows, **counts)
+    hidden = _checks.shape(hidden_units, "hidden_units")
+    if not callable(getattr(tf.nn, str(activation), None)):
+        raise ValueError(f"activation must name a function of tf.nn (relu, tanh, elu, ...), got {activation!r}")
+    return dim, batch_shape, init, hidden, getattr(tf.nn, activation)
+
+
+class _ShiftAndLogScale(tf.Module):
+    """A network's output split in two halves, ``(shift, log_scale)``; any further arguments
+    (TFP passes the output size and conditioning) are ignored."""
+
+    def __init__(self, network):
+        super().__init__(name="shift_and_log_scale")
+        self.network = network
+
+    def __call__(self, x, *_, **__):
+        out = self.network(x)
+        size = out.shape[-1] // 2
+        return out[..., :size], out[..., size:]
+
+
+class _SplineParameters(tf.Module):
+    """Maps the kept coordinates to a ``RationalQuadraticSpline`` on the others: bin widths and
+    heights positive and summing to ``2 B``, knot slopes positive (Durkan et al. 2019, section 3.1)."""
+
+    MIN_BIN = MIN_SLOPE = 1e-3
+
+    def __init__(self, network, units, num_bins):
+        super().__init__(name="spline_parameters")
+        self.network, self.units, self.num_bins = network, units, num_bins
+
+    def _bins(self, raw):
+        width = 2.0 * SPLINE_BOUND - self.num_bins * self.MIN_BIN
+        return tf.math.softmax(raw, axis=-1) * width + self.MIN_BIN
+
+    def __call__(self, x, *_, **__):
+        out = self.network(x)
+        out = tf.reshape(out, tf.concat([tf.shape(out)[:-1], [self.units, 3 * self.num_bins - 1]], axis=0))
+        k = self.num_bins
+        # softplus(raw + log(e - 1)) = 1 at raw = 0: with its output layer near zero a fresh spline is the identity.
+        slopes = tf.math.softplus(out[..., 2 * k :] + np.log(np.expm1(1.0))) + self.MIN_SLOPE
+        return tfb.RationalQuadraticSpline(
+            self._bins(out[..., :k]), self._bins(out[..., k : 2 * k]), slopes, range_min=-SPLINE_BOUND
+        )
+
+
+def _coupling_split(dim, family):
+    if dim < 2:
+        raise ValueError(f"{family} is a coupling flow and needs dim >= 2, got dim={dim}")
+    return dim // 2
+
+
+@register("iaf")
+def iaf(dim, num_flows=4, hidden_units=(64, 64), activation="relu", seed=0, batch_shape=(), dtype=tf.float32):
+    """Inverse autoregressive flow (Kingma et al. 2016): ``num_flows`` affine autoregressive layers.
+
+    Layer ``k`` maps ``x`` to ``y_i = (x_i - m_i(x_<i)) exp(-s_i(x_<i))``, ``m`` and ``s``
+    from a MADE network (``vinf.networks.made_masks``); drawing is one pass and
+    ``log|det| = -sum_i s_i``. It is TFP's ``MaskedAutoregressiveFlow`` inverted,
+    with a batched, masked network of ``vinf.networks`` as its ``shift_and_log_scale_fn``.
+    """
+    dim, batch_shape, init, hidden, act = _network_options(
+        dim, seed, batch_shape, dtype, num_flows, hidden_units, activation)
+    layers = [
+        tfb.Invert(tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=_ShiftAndLogScale(
+            DenseNetwork([dim, *hidden, 2 * dim], batch_shape, init, act, masks=made_masks(dim, hidden, 2),
+                         dtype=init.dtype, name=f"made{k}"))))
+        for k in range(num_flows)
+    ]
+    return _neural_flow(dim, batch_shape, init, layers, "iaf")
+
+
+@register("realnvp")
+def realnvp(dim, num_flows=4, hidden_units=(64, 64), activation="relu", seed=0, batch_shape=(), dtype=tf.float32):
+    """RealNVP affine coupling (Dinh et al. 2017): ``num_flows`` layers.
+
+    Each layer keeps the first ``d = dim // 2`` coordinates and maps the rest as
+    ``y_2 = x_2 exp(s(x_1)) + m(x_1)``, ``log|det| = sum s``; TFP's ``RealNVP``
+    with a batched network of ``vinf.networks``. Needs ``dim >= 2``.
+    """
+    dim, batch_shape, init, hidden, act = _network_options(
+        dim, seed, batch_shape, dtype, num_flows, hidden_units, activation)
+    kept = _coupling_split(dim, "realnvp")
+    layers = [
+        tfb.RealNVP(num_masked=kept, shift_and_log_scale_fn=_ShiftAndLogScale(
+            DenseNetwork([kept, *hidden, 2 * (dim - kept)], batch_shape, init, act, dtype=init.dtype,
+                         name=f"coupling{k}")))
+        for k in range(num_flows)
+    ]
+    return _neural_flow(dim, batch_shape, init, layers, "realnvp")
+
+
+@register("spline")
+def spline(dim, num_flows=4, hidden_units=(64, 64), num_bins=8, activation="relu", seed=0, batch_shape=(),
+           dtype=tf.float32):
+    """Rational-quadratic neural spline flow, coupling form (Durkan et al. 2019).
+
+    Each layer keeps the first ``dim // 2`` coordinates and maps each of the rest
+    by a monotone rational-quadratic spline of ``num_bins`` bins on
+    ``[-SPLINE_BOUND, SPLINE_BOUND]`` (identity outside), whose widths, heights
+    and knot slopes a batched network computes from the kept coordinates; TFP's
+    ``RationalQuadraticSpline`` inside ``RealNVP``. Needs ``dim >= 2``.
+    """
+    dim, batch_shape, init, hidden, act = _network_options(
+        dim, seed, batch_shape, dtype, num_flows, hidden_units, activation, num_bins=num_bins)
+    kept = _coupling_split(dim, "spline")
+    units = dim - kept
+    layers = [
+        tfb.RealNVP(num_masked=kept, bijector_fn=_SplineParameters(
+            DenseNetwork([kept, *hidden, units * (3 * num_bins - 1)], batch_shape, init, act, dtype=init.dtype,
+                         name=f"spline{k}"), units, num_bins))
+        for k in range(num_flows)
+    ]
+    return _neural_flow(dim, batch_shape, init, layers, "spline")
+
+
+# ------------------------------------------------------------------ saving
+
+
+def save(q, path):
+    """Write ``q``'s variables to a ``tf.train.Checkpoint`` at ``path`` (a file prefix); returns the prefix."""
+    return tf.train.Checkpoint(surrogate=q).write(str(path))
+
+
+def restore(q, path):
+    """Read variables saved by ``save`` into ``q``, matched by name; a surrogate of another
+    family or shape raises ``ValueError``."""
+    status = tf.train.Checkpoint(surrogate=q).read(str(path))
+    try:
+        status.assert_existing_objects_matched()
+        status.assert_consumed()
+    except (AssertionError, ValueError) as err:
+        raise ValueError(f"the checkpoint at {path} does not match this surrogate: {err}") from err
+    return q
