@@ -97,6 +97,12 @@ def test_save_and_restore_by_name(family, tmp_path):
     wrong = "radial" if family != "radial" else "planar"
     with pytest.raises(ValueError, match="does not match"):
         vinf.surrogates.restore(make(wrong, seed=0), prefix)
+    # The same in memory, by variable name.
+    third = vinf.surrogates.load_state(make(family, seed=9), vinf.surrogates.state(q))
+    for a, b in zip(q.trainable_variables, third.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="does not match"):
+        vinf.surrogates.load_state(make(wrong, seed=0), vinf.surrogates.state(q))
 
 
 @pytest.mark.parametrize("family", SMALL)

@@ -51,11 +51,12 @@ class DenseNetwork(tf.Module):
         self.activation = activation
         self.kernels, self.biases = [], []
         last = len(sizes) - 2
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            scale = None if i == last else fan_in ** -0.5
-            kernel = init(tuple(batch_shape) + (fan_out, fan_in), scale=scale)
-            self.kernels.append(tf.Variable(kernel, name=f"kernel{i}"))
-            self.biases.append(tf.Variable(init(tuple(batch_shape) + (fan_out,)), name=f"bias{i}"))
+        with self.name_scope:  # variable names carry the network's: "made0/kernel1:0"
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                scale = None if i == last else fan_in ** -0.5
+                kernel = init(tuple(batch_shape) + (fan_out, fan_in), scale=scale)
+                self.kernels.append(tf.Variable(kernel, name=f"kernel{i}"))
+                self.biases.append(tf.Variable(init(tuple(batch_shape) + (fan_out,)), name=f"bias{i}"))
         self.masks = None if masks is None else [tf.constant(m, dtype=dtype) for m in masks]
 
     def __call__(self, x):

@@ -20,7 +20,9 @@ starts with ``batch_shape`` (networks included: no weights are shared).
 repeated trainings of section VI.B run at the cost of one.
 
 ``save(q, path)`` and ``restore(q, path)`` write and read a surrogate's
-variables with ``tf.train.Checkpoint``, matched by name.
+variables with ``tf.train.Checkpoint``, matched by name; ``state(q)`` and
+``load_state(q, state)`` do the same in memory (``{name: array}``, for a worker
+that returns a trained surrogate to the process that writes files).
 """
 import inspect
 
@@ -37,7 +39,7 @@ tfb = tfp.bijectors
 tfd = tfp.distributions
 
 __all__ = [
-    "get", "names", "register", "options", "save", "restore",
+    "get", "names", "register", "options", "save", "restore", "state", "load_state",
     "mean_field", "full_rank", "planar", "radial", "iaf", "realnvp", "spline", "INIT_SCALE",
 ]
 
@@ -317,4 +319,29 @@ def restore(q, path):
         status.assert_consumed()
     except (AssertionError, ValueError) as err:
         raise ValueError(f"the checkpoint at {path} does not match this surrogate: {err}") from err
+    return q
+
+
+def state(q):
+    """``q``'s variables as ``{name: NumPy array}``, names unique within a surrogate of ``vinf.surrogates``."""
+    values = {v.name: v.numpy() for v in q.trainable_variables}
+    if len(values) != len(q.trainable_variables):
+        raise ValueError("the surrogate's variable names are not unique; use save and restore instead")
+    return values
+
+
+def load_state(q, values):
+    """Assign ``state(q)``-style values to ``q``'s variables by name; any missing, extra or
+    misshapen entry raises ``ValueError`` before anything is assigned."""
+    variables = {v.name: v for v in q.trainable_variables}
+    if set(variables) != set(values):
+        raise ValueError(
+            f"the saved state does not match this surrogate: missing {sorted(set(variables) - set(values))}, "
+            f"unexpected {sorted(set(values) - set(variables))}"
+        )
+    wrong = [name for name, v in variables.items() if tuple(v.shape) != np.shape(values[name])]
+    if wrong:
+        raise ValueError(f"the saved state does not match this surrogate's shapes for {wrong}")
+    for name, v in variables.items():
+        v.assign(values[name])
     return q
