@@ -1,58 +1,68 @@
-"""Run every experiment: ``python -m experiments [--quick | --full] [--only NAME ...] [--jobs N] [--force] [--seed N]``.
+"""Run every experiment: ``python -m experiments [--quick | --full] [--only NAME ...] [--seed N] [--force] [--jobs N | --dask N | --scheduler ADDRESS]``.
 
-Each experiment runs in its own process (``python -m experiments.NAME``), in
-the thesis's order. Each one writes its results as they finish, so an
-interrupted run resumes where it stopped; ``--force`` recomputes. A full run
-(the default) ends by writing ``figures/timings.json`` and the report
-``figures/README.md``.
+The experiments run one after the other, in the thesis's order, their jobs on
+one executor shared by all (``--jobs N`` local processes, ``--dask N`` a Dask
+LocalCluster, ``--scheduler ADDRESS`` an existing Dask cluster). Every command
+line and every saved result is checked before the first starts. Each
+experiment saves its jobs as they finish, so an interrupted run resumes where
+it stopped; ``--force`` recomputes. A full run writes ``figures/timings.json``
+(its total, only when it ran every experiment) and the report ``figures/README.md``.
 """
 import argparse
-import subprocess
+import importlib
 import sys
 import time
 
-from experiments import report
-from experiments._common import FIGURES, TIMINGS, machine_description, read_json, write_json
+from experiments import _runner
+from experiments._common import (FIGURES, TIMINGS, add_executor_flags, add_scale_flags, check_executor,
+                                 executor_options, machine_description)
+from experiments._files import update_json
 
 EXPERIMENTS = ("mean_field", "flow_geometry", "toy_targets", "eight_schools")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
-    scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--quick", action="store_true", help="every experiment at reduced scale")
-    scale.add_argument("--full", action="store_true", help="the thesis's settings (default)")
+    add_scale_flags(parser)
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, metavar="NAME",
                         help=f"run a subset of: {', '.join(EXPERIMENTS)}")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes for independent trainings")
-    parser.add_argument("--force", action="store_true", help="recompute results already written")
-    parser.add_argument("--seed", type=int, default=0)
+    add_executor_flags(parser)
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+    check_executor(parser, args)
     return args
+
+
+def record_total(seconds):
+    """The total of a full run of every experiment; no experiment is timed apart from it any more."""
+
+    def update(timings):
+        timings.update(total_seconds=round(seconds, 1), partial=[], machine=machine_description())
+        return timings
+
+    update_json(TIMINGS, update)
 
 
 def main(argv=None):
     args = parse_args(argv)
     names = [n for n in EXPERIMENTS if args.only is None or n in args.only]
-    flags = ["--quick"] if args.quick else ["--full"]
-    flags += ["--seed", str(args.seed), "--jobs", str(args.jobs)] + (["--force"] if args.force else [])
+    flags = ["--quick" if args.quick else "--full", "--seed", str(args.seed)] + (["--force"] if args.force else [])
+    experiments = [importlib.import_module(f"experiments.{name}").EXPERIMENT for name in names]
+    runs = [experiment.open(flags) for experiment in experiments]
     started = time.perf_counter()
-    for i, name in enumerate(names, 1):
-        print(f"[{i}/{len(names)}] python -m experiments.{name} {' '.join(flags)}", flush=True)
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", f"experiments.{name}", *flags], check=True)
-        print(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    with _runner.executor(**executor_options(args)) as pool:
+        for i, (experiment, run) in enumerate(zip(experiments, runs), 1):
+            print(f"[{i}/{len(runs)}] python -m experiments.{experiment.name} {' '.join(flags)}", flush=True)
+            run.pool = pool
+            experiment.execute(run)
     total = time.perf_counter() - started
     if not args.quick:
+        from experiments import report
+
         if args.only is None:
-            timings = read_json(TIMINGS, {})
-            timings.update(total_seconds=round(total, 1), machine=machine_description())
-            write_json(TIMINGS, timings)
-        report.main()
+            record_total(total)
+        report.write()
         print(f"all done in {total:.0f} s; report: {FIGURES / 'README.md'}")
 
 
 if __name__ == "__main__":
-    main()
+    _runner.interruptible(main)(sys.argv[1:])

@@ -1,6 +1,6 @@
 """Section VI.B: the eight-schools model, Tables I-V and Figures 37-48.
 
-``python -m experiments.eight_schools [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N]``
+``python -m experiments.eight_schools [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N | --dask N | --scheduler ADDRESS]``
 
 Every table row follows the thesis's protocol: R = 5 trainings of 15000 Adam
 steps (S = 500, learning rate 1e-2); after training, 50 sets of 5000 draws each
@@ -9,20 +9,18 @@ sd over trainings. Each row is run on the study's target (``thesis_compat=True``
 which its numbers belong to) and on the true model, beside the exact log
 evidence by quadrature. Radial flows are a further method on Tables III-V.
 Rows that differ only in their target train together as one batched surrogate
-(``Group``). Groups are saved as they finish and a rerun skips them;
-``--jobs N`` trains groups, and draws the NUTS baselines, in N processes.
+(``Group``). Each group, and each NUTS baseline, is a job of the shared
+runner (``--jobs N``, ``--dask N``, ``--scheduler ADDRESS``), saved as it
+finishes; a rerun skips the jobs already saved.
 """
-import concurrent.futures
 import dataclasses
-import multiprocessing
 import time
 import zlib
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from experiments import eight_schools_figures as figures
-from experiments._common import Run, parse_args
+from experiments._common import Experiment
+from experiments._runner import Job, Outcome
 
 NAME = "eight_schools"
 
@@ -44,8 +42,8 @@ QUICK = Scale(300, 2, 2, 500, 4, (2, 4), 300, 300)
 
 # The thesis's Tables II-V: (k-hat mean, sd, ELBO mean, sd), on its own target.
 THESIS = {
-    ("II", "advi", True, 8, 0): (0.78, 0.049, -60.71, 0.027),
-    ("II", "advi", False, 8, 0): (0.11, 0.036, -60.20, 0.022),
+    ("II", "mean_field", True, 8, 0): (0.78, 0.049, -60.71, 0.027),
+    ("II", "mean_field", False, 8, 0): (0.11, 0.036, -60.20, 0.022),
     ("III", "planar", True, 8, 64): (0.65, 0.050, -60.05, 0.012),
     ("III", "planar", False, 8, 64): (0.23, 0.039, -59.50, 0.006),
     ("IV", "planar", True, 1, 64): (0.46, 0.048, -5.24, 0.005),
@@ -60,15 +58,18 @@ THESIS = {
 }
 
 
+METHOD_LABELS = {"mean_field": "ADVI", "planar": "planar", "radial": "radial"}  # the tables name them as the thesis
+
+
 @dataclasses.dataclass(frozen=True)
 class Spec:
     """One table row: a method on one version of the model and target."""
 
     table: str
-    method: str  # "advi" | "planar" | "radial"
+    method: str  # a family of vinf.surrogates: "mean_field" (ADVI), "planar" or "radial"
     centered: bool
     num_schools: int
-    num_flows: int  # 0 for ADVI
+    num_flows: int  # 0 for mean field
     thesis_compat: bool
 
     @property
@@ -85,11 +86,8 @@ class Spec:
     def surrogate(self, num_runs, seed):
         import vinf
 
-        dim = self.num_schools + 2
-        if self.method == "advi":
-            return vinf.surrogates.mean_field(dim, seed=seed, batch_shape=[num_runs])
-        make = getattr(vinf.surrogates, self.method)
-        return make(dim, num_flows=self.num_flows, seed=seed, batch_shape=[num_runs])
+        flows = dict(num_flows=self.num_flows) if self.num_flows else {}
+        return vinf.surrogates.get(self.method, self.num_schools + 2, seed=seed, batch_shape=[num_runs], **flows)
 
 
 def table_specs(scale):
@@ -97,7 +95,7 @@ def table_specs(scale):
     specs = []
     for compat in (True, False):
         for centered in (True, False):
-            specs.append(Spec("II", "advi", centered, 8, 0, compat))
+            specs.append(Spec("II", "mean_field", centered, 8, 0, compat))
             for method in ("planar", "radial"):
                 specs.append(Spec("III", method, centered, 8, scale.deep, compat))
                 specs.append(Spec("IV", method, centered, 1, scale.deep, compat))
@@ -154,8 +152,8 @@ def _seed(base, key):
     return (base * 1_000_003 + zlib.crc32(key.encode())) % 2**31
 
 
-def train_group(group, scale, base_seed, draws_dir):
-    """Train and score a group's rows by the section VI.B protocol; save each row's best draws."""
+def train_group(group, scale, base_seed):
+    """A job: train and score a group's rows by the section VI.B protocol; each row's best training's draws."""
     import vinf
 
     first, runs = group.specs[0], scale.num_runs
@@ -176,14 +174,14 @@ def train_group(group, scale, base_seed, draws_dir):
     evaluate_seconds = time.perf_counter() - started
     z, log_q = q.experimental_sample_and_log_prob(scale.num_draws, seed=(seed, 7))
     z, log_q = z.numpy(), log_q.numpy()
-    rows = []
+    rows, draws = [], {}
     for spec in group.specs:
         v = group.variants.index((spec.centered, _effective_compat(spec)))
         members = slice(v * runs, (v + 1) * runs)
         own = vinf.diagnostics.RepeatedRuns(khat=scores.khat[members], elbo=scores.elbo[members])
         best = int(np.argmin(own.khat))  # the figures show the best training by k-hat, as the thesis did
         member = v * runs + best
-        np.savez_compressed(draws_dir / f"{spec.key}.npz", z=z[:, member], log_q=log_q[:, member])
+        draws[f"{spec.key}.npz"] = dict(z=z[:, member], log_q=log_q[:, member])
         thesis = THESIS.get((spec.table, spec.method, spec.centered, spec.num_schools, spec.num_flows))
         rows.append(dict(
             key=spec.key,
@@ -200,78 +198,48 @@ def train_group(group, scale, base_seed, draws_dir):
             thesis=None if thesis is None or not spec.thesis_compat else dict(zip(
                 ("khat_mean", "khat_std", "elbo_mean", "elbo_std"), thesis)),
         ))
-    return rows
+    return Outcome(rows=tuple(rows), arrays=draws)
 
 
-def _single_threaded():
-    """Worker processes share the machine's cores: one thread each avoids oversubscription."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+NUTS_SCHOOLS = (8, 2, 1)  # the posteriors the figures compare against
+NUTS_POSTERIOR = ("mu", "tau", "theta")
 
 
-def sample_nuts(num_schools, scale, seed, path):
-    """NUTS on the non-centered true model (eq. 100), written atomically to ``path`` (netCDF)."""
+def _nuts_file(num_schools):
+    return f"nuts_J{num_schools}.npz"
+
+
+def sample_nuts(num_schools, scale, seed):
+    """A job: NUTS on the non-centered true model (eq. 100); its draws ``[chain, draw, ...]`` and divergences."""
     import vinf
 
     idata = vinf.mcmc.eight_schools_nuts(
         centered=False, num_schools=num_schools, draws=scale.nuts_draws, tune=scale.nuts_tune,
         chains=2, seed=seed,
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    idata.to_netcdf(str(tmp), groups=["posterior", "sample_stats"])
-    tmp.replace(path)
-    return []
+    arrays = {name: idata.posterior[name].values for name in NUTS_POSTERIOR}
+    arrays["diverging"] = idata.sample_stats["diverging"].values
+    return Outcome(arrays={_nuts_file(num_schools): arrays})
 
 
-NUTS_SCHOOLS = (8, 2, 1)  # the posteriors the figures compare against
-
-
-def _nuts_path(run, num_schools):
-    return run.path("draws") / f"nuts_J{num_schools}.nc"
-
-
-def run_jobs(run, scale, specs):
-    """Train the groups whose rows are not all saved yet, and the NUTS baselines not yet drawn.
-
-    Jobs run in ``run.jobs`` processes, longest first; each group's rows are
-    saved as soon as it finishes, so an interrupted run loses only the groups
-    in flight.
-    """
-    draws_dir = run.path("draws")
-    draws_dir.mkdir(exist_ok=True)
-
-    def done(spec):
-        return run.cached_row(spec.key) is not None and (draws_dir / f"{spec.key}.npz").exists()
-
-    todo = sorted((g for g in groups(specs) if not all(map(done, g.specs))), key=Group.cost, reverse=True)
-    jobs = [(train_group, (g, scale, run.seed, draws_dir)) for g in todo]
-    jobs += [(sample_nuts, (j, scale, run.seed, _nuts_path(run, j)))
-             for j in NUTS_SCHOOLS if run.force or not _nuts_path(run, j).exists()]
-    if not jobs:
-        return
-    with tqdm(total=len(jobs), desc="trainings and NUTS", unit="job") as bar:
-        if run.jobs == 1:
-            results = (function(*args) for function, args in jobs)
-        else:
-            context = multiprocessing.get_context("spawn")
-            pool = concurrent.futures.ProcessPoolExecutor(run.jobs, mp_context=context, initializer=_single_threaded)
-            futures = [pool.submit(function, *args) for function, args in jobs]
-            results = (future.result() for future in concurrent.futures.as_completed(futures))
-        for rows in results:
-            for row in rows:
-                run.add_row(row)
-            bar.update()
-        if run.jobs > 1:
-            pool.shutdown()
+def jobs(scale, specs, seed):
+    """Every group's training, and the NUTS baselines (cost: about the seconds each takes, divided by 0.2)."""
+    trainings = [Job(group.key, train_group, (group, scale, seed), cost=group.cost()) for group in groups(specs)]
+    nuts = [Job(f"nuts-J{j}", sample_nuts, (j, scale, seed), cost=j * (scale.nuts_draws + scale.nuts_tune) / 500)
+            for j in NUTS_SCHOOLS]
+    return trainings + nuts
 
 
 def load_nuts(run):
     """The NUTS baselines by number of schools, as arviz InferenceData."""
     import arviz as az
 
-    return {j: az.from_netcdf(_nuts_path(run, j)) for j in NUTS_SCHOOLS}
+    posteriors = {}
+    for j in NUTS_SCHOOLS:
+        with np.load(run.draws / _nuts_file(j)) as data:
+            posteriors[j] = az.from_dict(posterior={name: data[name] for name in NUTS_POSTERIOR},
+                                         sample_stats={"diverging": data["diverging"]})
+    return posteriors
 
 
 # ------------------------------------------------------------------ tables
@@ -294,7 +262,7 @@ def table_markdown(rows, table):
     for r in rows:
         thesis = r.get("thesis")
         lines.append(
-            f"| {'thesis' if r['thesis_compat'] else 'true model'} | {r['method']} "
+            f"| {'thesis' if r['thesis_compat'] else 'true model'} | {METHOD_LABELS[r['method']]} "
             f"| {'yes' if r['centered'] else 'no'} | {r['num_flows'] or '–'} "
             f"| {_fmt(r['khat_mean'], r['khat_std'])} | {_fmt(r['elbo_mean'], r['elbo_std'])} "
             f"| {r['log_evidence']:.2f} | {r['log_evidence'] - r['elbo_mean']:.2f} "
@@ -315,7 +283,7 @@ def headline_markdown(rows):
             continue
         true = by_key[r["key"].removesuffix("-thesis") + "-true"]
         t = r["thesis"]
-        label = f"{r['method']}" + (f" K={r['num_flows']}" if r["num_flows"] else "")
+        label = METHOD_LABELS[r["method"]] + (f" K={r['num_flows']}" if r["num_flows"] else "")
         label += ", one school" if r["num_schools"] == 1 else ""
         lines.append(
             f"| {r['table']} | {label} | {'yes' if r['centered'] else 'no'} "
@@ -343,24 +311,26 @@ TABLE_TITLES = {
 }
 
 
-def main(argv=None):
-    args = parse_args(NAME, __doc__.splitlines()[0], argv)
-    run = Run(NAME, args)
-    scale = QUICK if run.quick else FULL
+def work(run):
+    """Train what is not saved yet, then write Tables I-V, Figures 37-48 and the report."""
+    from experiments import eight_schools_figures as figures
+
+    scale = run.scale
     specs = table_specs(scale)
     print(f"eight schools: {len(specs)} table rows, {scale.num_runs} trainings x {scale.num_steps} steps each")
     run.save_table(data_table(), "tableI.md", ["tableI"])
-    run_jobs(run, scale, specs)
+    run.run_jobs(jobs(scale, specs, run.seed), "trainings and NUTS")
     rows = [run.cached_row(s.key) for s in specs]
     for table, title in TABLE_TITLES.items():
         run.save_table(f"**{title}**\n\n" + table_markdown(rows, table), f"table{table}.md", [f"table{table}"])
     posteriors = load_nuts(run)
     figures.make_all(run, scale, specs, rows, posteriors)
     figures.write_report(run, rows, posteriors)
-    run.path("headline.md").write_text(headline_markdown(rows) + "\n")
-    seconds = run.finish()
-    print(f"eight schools done in {seconds:.0f} s -> {run.out}")
+    run.write_text("headline.md", headline_markdown(rows) + "\n")
 
+
+EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)
+main = EXPERIMENT.main
 
 if __name__ == "__main__":
     main()

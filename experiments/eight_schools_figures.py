@@ -10,8 +10,8 @@ from vinf.targets import EIGHT_SCHOOLS_Y
 
 # Figures 41-46: which row's best training each shows (true model), and its NUTS reference.
 COMPARISONS = {
-    "fig41": ("II", "advi", True, 8, "ADVI, centered"),
-    "fig42": ("II", "advi", False, 8, "ADVI, non-centered"),
+    "fig41": ("II", "mean_field", True, 8, "ADVI, centered"),
+    "fig42": ("II", "mean_field", False, 8, "ADVI, non-centered"),
     "fig43": ("III", "planar", True, 8, "planar flow, centered"),
     "fig44": ("III", "planar", False, 8, "planar flow, non-centered"),
     "fig45": ("IV", "planar", True, 1, "planar flow, first school, centered"),
@@ -28,7 +28,7 @@ def _key(table, method, centered, num_schools, num_flows, compat=False):
 
 def load_draws(run, key, centered, num_schools):
     """The best training's draws as ``theta [N, J]``, ``mu``, ``log_tau``, ``log_q``."""
-    data = np.load(run.path("draws") / f"{key}.npz")
+    data = np.load(run.draws / f"{key}.npz")
     z = data["z"].astype(np.float64)
     latent, mu, log_tau = z[:, :num_schools], z[:, num_schools], z[:, num_schools + 1]
     theta = latent if centered else mu[:, None] + np.exp(log_tau)[:, None] * latent
@@ -165,7 +165,7 @@ def make_all(run, scale, specs, rows, posteriors):
     fig38_39_nuts_pairs(run, posteriors[8])
     fig40_hyperparameters(run, posteriors[8])
     for fid, (table, method, centered, num_schools, title) in COMPARISONS.items():
-        key = _key(table, method, centered, num_schools, scale.deep if method != "advi" else 0)
+        key = _key(table, method, centered, num_schools, scale.deep if method != "mean_field" else 0)
         _comparison(run, fid, key, centered, num_schools, title, posteriors[num_schools])
     fig47_depth(run, rows)
     depths = [d for d in FIG48_DEPTHS if d in scale.depths] or list(scale.depths)
@@ -261,7 +261,7 @@ def write_report(run, rows, posteriors):
         lines.append(f"### Figure {fid[3:]}\n")
         lines += [f"![Fig. {fid[3:]}]({folder}/{name})\n" for name in files]
         lines += [notes[fid] + "\n", f"Command: {cmd}\n"]
-    (run.path("report.md")).write_text("\n".join(lines))
+    run.write_text("report.md", "\n".join(lines))
 
 
 # What the study said each figure shows, to set beside what ours shows.
@@ -282,7 +282,7 @@ def _neck(log_tau):
 
 def _comparison_note(run, fid, rows, idata, deep):
     table, method, centered, num_schools, title = COMPARISONS[fid]
-    key = _key(table, method, centered, num_schools, deep if method != "advi" else 0)
+    key = _key(table, method, centered, num_schools, deep if method != "mean_field" else 0)
     row = next(r for r in rows if r["key"] == key)
     theta, _, log_tau, _ = load_draws(run, key, centered, num_schools)
     ref_theta, ref_tau = _posterior(idata, "theta")[:, 0], _posterior(idata, "tau")

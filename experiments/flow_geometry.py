@@ -1,6 +1,6 @@
 """Section IV: what a normalizing flow does to space and to a density, Figures 8-16.
 
-``python -m experiments.flow_geometry [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N]``
+``python -m experiments.flow_geometry [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N | --dask N | --scheduler ADDRESS]``
 
 Nothing is trained: every flow has fixed parameters and every density is exact.
 The exponential flow (Figure 8) is ``tfd.TransformedDistribution(N(0, 1), Exp)``.
@@ -15,22 +15,18 @@ always apply the invertibility corrections (eqs. 64, 75). So each layer is
 specified by the effective ``u_hat`` (``beta_hat``) it must have, and the raw
 ``u`` (``beta``) handed to the bijector is obtained by inverting the correction.
 
-The run takes seconds, so it always redraws every figure (``--seed`` and
-``--jobs`` are accepted for the shared command line: nothing here is random or
-parallel). ``--quick`` uses coarser grids.
+The run takes seconds, so it always redraws every figure in the driver: it
+has no jobs for the runner (``--seed`` and the executor flags are accepted for
+the shared command line: nothing here is random or worth a worker process).
+``--quick`` uses coarser grids.
 """
 import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow_probability as tfp
 from matplotlib import colors, ticker, tri
 
-from experiments._common import Run, parse_args
-from vinf.bijectors import Planar, Radial
-from vinf.plotting import PALETTE, style
-
-tfb, tfd = tfp.bijectors, tfp.distributions
+from experiments._common import Experiment
 
 NAME = "flow_geometry"
 
@@ -46,6 +42,13 @@ QUICK = Scale(grid=61, line_points=80)
 
 
 # ------------------------------------------------------------------ layers
+
+
+def _tfp():
+    """TFP's bijectors and distributions, imported when first used (so ``--help`` needs no TensorFlow)."""
+    import tensorflow_probability as tfp
+
+    return tfp.bijectors, tfp.distributions
 
 
 def softplus_inverse(x):
@@ -83,6 +86,8 @@ class PlanarLayer:
         return u_hat + (softplus_inverse(1.0 + s) - s) * w / (w @ w)
 
     def bijector(self):
+        from vinf.bijectors import Planar
+
         return Planar(u=self.raw_u, w=np.asarray(self.w, np.float64), b=np.float64(self.b))
 
     def describe(self):
@@ -110,6 +115,8 @@ class RadialLayer:
         return float(softplus_inverse(self.beta_hat + self.alpha))
 
     def bijector(self):
+        from vinf.bijectors import Radial
+
         return Radial(z0=np.asarray(self.z0, np.float64), alpha=np.float64(self.alpha),
                       beta=np.float64(self.raw_beta))
 
@@ -124,6 +131,7 @@ def _vec(values, digits=3):
 
 def flow(layers):
     """``f_K o ... o f_1`` of the layers in the order given (eq. 59)."""
+    tfb, _ = _tfp()
     return tfb.Chain([layer.bijector() for layer in reversed(layers)])
 
 
@@ -180,6 +188,7 @@ INVERSE_DET_TICKS = (1 / 20, 1 / 10, 1 / 5, 1 / 3, 1 / 2, 1, 2, 3, 5, 10, 20)
 
 def base_distribution():
     """``q_0 = N(0, I_2)``."""
+    _, tfd = _tfp()
     return tfd.MultivariateNormalDiag(loc=np.zeros(2), scale_diag=np.ones(2))
 
 
@@ -195,6 +204,7 @@ def _points(X, Y):
 
 def exponential_flow(num_samples=EXP_SAMPLES, num=600):
     """Figure 8: N(0, 1) through ``exp``, and the log-normal density of eq. 58 by TFP's change of variables."""
+    tfb, tfd = _tfp()
     normal = tfd.Normal(np.float64(0.0), np.float64(1.0))
     log_normal = tfd.TransformedDistribution(normal, tfb.Exp())
     z = np.linspace(-3.0, 3.0, num_samples)
@@ -240,6 +250,7 @@ def pushforward_density(layers, num, half_width=DENSITY_WINDOW):
 
 def inverse_density(layers, num, half_width=DENSITY_WINDOW):
     """Figures 15-16: ``(X, Y, q_K)`` on a regular grid via the analytic inverse (eqs. 57, 77)."""
+    _, tfd = _tfp()
     X, Y = regular_grid(-half_width, half_width, num)
     q_k = tfd.TransformedDistribution(base_distribution(), flow(layers))
     return X, Y, q_k.prob(_points(X, Y)).numpy().reshape(X.shape)
@@ -293,6 +304,8 @@ def _parameter_caption(fig, layers, prefixes):
 
 
 def fig8_exponential(run):
+    from vinf.plotting import PALETTE
+
     data = exponential_flow()
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     ax.plot(data["z_grid"], data["q"], color=PALETTE["target"], lw=2, label="q(z) = N(z | 0, 1)")
@@ -311,6 +324,8 @@ def fig8_exponential(run):
 
 
 def fig9_warped_mesh(run, scale):
+    from vinf.plotting import PALETTE
+
     z0, z_k = warped_mesh(FIG9_LAYERS, num_points=scale.line_points)
     fig, ax = plt.subplots(figsize=(7.0, 6.0))
     ax.grid(False)  # the axes grid would read as part of the mesh
@@ -460,13 +475,14 @@ def write_report(run, summaries):
                          f"{s['max']:.3f} at [{s['mode'][0]:.2f}, {s['mode'][1]:.2f}].\n")
         lines.append(AGREEMENT[fid] + "\n")
         lines.append(f"Command: `{run.command}`\n")
-    run.path("report.md").write_text("\n".join(lines))
+    run.write_text("report.md", "\n".join(lines))
 
 
-def main(argv=None):
-    args = parse_args(NAME, __doc__.splitlines()[0], argv)
-    run = Run(NAME, args)
-    scale = QUICK if run.quick else FULL
+def work(run):
+    """Every figure, its data summarised in ``results.json``, and the report."""
+    from vinf.plotting import style
+
+    scale = run.scale
     style()
     fig8_exponential(run)
     fig9_warped_mesh(run, scale)
@@ -476,9 +492,10 @@ def main(argv=None):
     run.set_extra("parameters", parameters())
     run.set_extra("densities", summaries)
     write_report(run, summaries)
-    seconds = run.finish()
-    print(f"flow geometry done in {seconds:.0f} s -> {run.out}")
 
+
+EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)
+main = EXPERIMENT.main
 
 if __name__ == "__main__":
     main()

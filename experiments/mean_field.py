@@ -1,6 +1,6 @@
 """Sections II-III: the mean-field approximation, CAVI for the Gaussian mixture, and ADVI (Figures 2-7).
 
-``python -m experiments.mean_field [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N]``
+``python -m experiments.mean_field [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N | --dask N | --scheduler ADDRESS]``
 
 Figures 2 and 3 fit Gaussians by ADVI (``vinf.fit``) to a bimodal 1-D density and to
 a correlated 2-D Gaussian. Figure 4's data are drawn from the two-component
@@ -9,23 +9,17 @@ mixture printed in the study (``vinf.targets.THESIS_MIXTURE``); CAVI
 against scikit-learn's ``BayesianGaussianMixture`` under the same prior. The
 Gaussian mixture the CAVI fit implies, ``fitted_mixture(seed)``, is the
 posterior that mean-field ADVI fits in Figure 7 from several starts (and the
-target of the toy-targets experiment's Figures 19-21). Results are saved as
-they finish; a rerun only redraws the figures unless ``--force``.
+target of the toy-targets experiment's Figures 19-21). Each of these five parts
+is a job of the shared runner, saved as it finishes; a rerun only redraws the
+figures unless ``--force``.
 """
 import dataclasses
 import time
 
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
-from tqdm.auto import tqdm
 
-import vinf
-from experiments import mean_field_figures as figures
-from experiments._common import Run, parse_args
-from vinf.targets import THESIS_MIXTURE, Target
-
-tfd = tfp.distributions
+from experiments._common import Experiment
+from experiments._runner import Job, Outcome
 
 NAME = "mean_field"
 NUM_POINTS = 500  # Figure 4's data set
@@ -52,6 +46,8 @@ QUICK = Scale(num_steps=1500, num_runs=4, num_restarts=3, elbo_draws=10_000)
 
 def figure4_data(seed=0):
     """``NUM_POINTS`` draws from the study's mixture (Figure 4): ``(x [N, 2], true component [N])``."""
+    from vinf.targets import THESIS_MIXTURE
+
     rng = np.random.default_rng(seed)
     weights = np.asarray(THESIS_MIXTURE["weights"], dtype=float)
     component = rng.choice(len(weights), size=NUM_POINTS, p=weights / weights.sum())
@@ -63,6 +59,8 @@ def figure4_data(seed=0):
 
 def cavi_fit(seed=0):
     """CAVI with K = 2 on Figure 4's data (Figure 6), under ``vinf.cavi``'s default prior."""
+    import vinf
+
     x, _ = figure4_data(seed)
     return vinf.cavi.fit_mixture(x, num_components=NUM_COMPONENTS, seed=seed)
 
@@ -85,6 +83,12 @@ def fitted_mixture(seed=0):
 
 def bimodal_target():
     """Figure 2's posterior: ``sum_k w_k N(z | mu_k, s_k^2)``, normalised (log Z = 0)."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from vinf.targets import Target
+
+    tfd = tfp.distributions
 
     def log_prob(z):
         mixture = tfd.MixtureSameFamily(
@@ -98,6 +102,12 @@ def bimodal_target():
 
 def correlated_target():
     """Figure 3's posterior: ``N(z | mu, Sigma)`` with full covariance, normalised (log Z = 0)."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from vinf.targets import Target
+
+    tfd = tfp.distributions
     loc, cov = np.asarray(CORRELATED["loc"]), np.asarray(CORRELATED["cov"])
     chol = np.linalg.cholesky(cov)
 
@@ -114,6 +124,8 @@ def correlated_target():
 
 def train(target, q, scale, seed):
     """ADVI (Algorithm 1) of the batched surrogate ``q`` on ``target``; the final ELBO of each member."""
+    import vinf
+
     result = vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=SAMPLE_SIZE,
                       learning_rate=1e-2, seed=seed, progress=False)
     elbo = np.atleast_1d(vinf.diagnostics.elbo(target.log_prob, q, num_samples=scale.elbo_draws, seed=seed))
@@ -127,8 +139,10 @@ def _gaussian_state(q):
 
 def family_restriction(scale, seed):
     """Figure 2: the ELBO-optimal Gaussian of a bimodal density, and its moment-matched Gaussian."""
+    import vinf
+
     target = bimodal_target()
-    q = vinf.surrogates.mean_field(1, seed=seed, batch_shape=[scale.num_runs])
+    q = vinf.surrogates.get("mean_field", 1, seed=seed, batch_shape=[scale.num_runs])
     out = train(target, q, scale, seed)
     w, m, s = (np.asarray(BIMODAL[k]) for k in ("weights", "locs", "scales"))
     moment_mean = float(w @ m)
@@ -147,6 +161,8 @@ def mean_field_compactness(scale, seed):
     variances ``1 / Lambda_ii`` of the precision ``Lambda = Sigma^-1``, and
     ``KL = -1/2 log(prod_i Lambda_ii^-1 / |Sigma|)``; the full-rank family holds ``p``.
     """
+    import vinf
+
     target = correlated_target()
     cov = np.asarray(CORRELATED["cov"])
     precision = np.linalg.inv(cov)
@@ -154,7 +170,7 @@ def mean_field_compactness(scale, seed):
                mean_field_variance=(1.0 / np.diag(precision)).tolist(),
                mean_field_kl=float(0.5 * (np.sum(np.log(np.diag(precision))) + np.linalg.slogdet(cov)[1])))
     for name in ("mean_field", "full_rank"):
-        q = getattr(vinf.surrogates, name)(2, seed=seed, batch_shape=[scale.num_runs])
+        q = vinf.surrogates.get(name, 2, seed=seed, batch_shape=[scale.num_runs])
         out[name] = dict(**train(target, q, scale, seed), **_gaussian_state(q))
     return out
 
@@ -169,10 +185,14 @@ def restart_locs(target, num_restarts, first, seed):
     return np.vstack([first, draws]).astype(np.float32)
 
 
-def advi_on_mixture(scale, seed, mixture):
-    """Figure 7: mean-field ADVI on the mixture posterior, from the thesis's start and from others."""
+def advi_on_mixture(scale, seed):
+    """Figure 7: mean-field ADVI on the mixture posterior (``fitted_mixture(seed)``), from the thesis's start
+    and from others."""
+    import vinf
+
+    mixture = fitted_mixture(seed)
     target = vinf.targets.get("gaussian_mixture", **mixture)
-    q = vinf.surrogates.mean_field(2, seed=seed, batch_shape=[scale.num_restarts])
+    q = vinf.surrogates.get("mean_field", 2, seed=seed, batch_shape=[scale.num_restarts])
     start = restart_locs(target, scale.num_restarts, q.loc.numpy()[0], seed)
     q.loc.assign(start)
     out = train(target, q, scale, seed)
@@ -200,6 +220,9 @@ def captured_component(mean, components):
 
 def cavi_clustering(seed):
     """Figures 4 and 6: CAVI on the mixture data, timed; labels against the generating components."""
+    import vinf
+    from vinf.targets import THESIS_MIXTURE
+
     x, truth = figure4_data(seed)
     started = time.perf_counter()
     fit = cavi_fit(seed)
@@ -218,6 +241,8 @@ def cavi_clustering(seed):
 def sklearn_posterior(model):
     """``vinf.cavi.Posterior`` of a fitted ``BayesianGaussianMixture`` (its ``covariances_`` are
     ``W_k^-1 / nu_k``)."""
+    import vinf
+
     nu = model.degrees_of_freedom_
     return vinf.cavi.Posterior(
         alpha=model.weight_concentration_, beta=model.mean_precision_, m=model.means_,
@@ -230,6 +255,8 @@ def compare_sklearn(seed):
     the full bound (PRML 10.70) at both solutions, the log predictive density (eq. 47),
     the agreement of the assignments and the largest difference of the means."""
     from sklearn.mixture import BayesianGaussianMixture
+
+    import vinf
 
     x, _ = figure4_data(seed)
     ours = cavi_fit(seed)
@@ -258,35 +285,35 @@ def compare_sklearn(seed):
 # ------------------------------------------------------------------ main
 
 
-def cached(run, key, compute):
-    """``compute()`` unless ``results.json`` already holds ``key``."""
-    value = run.cached_extra(key)
-    if value is None:
-        value = compute()
-        run.set_extra(key, value)
-    return value
+def part(key, compute, *args):
+    """A job: one part of the experiment, saved in ``results.json`` under ``key``."""
+    return Outcome(extra={key: compute(*args)})
 
 
-def main(argv=None):
-    args = parse_args(NAME, __doc__.splitlines()[0], argv)
-    run = Run(NAME, args)
-    scale = QUICK if run.quick else FULL
-    seed = run.seed
-    steps = [
-        ("fig2", lambda: family_restriction(scale, seed)),
-        ("fig3", lambda: mean_field_compactness(scale, seed)),
-        ("cavi", lambda: cavi_clustering(seed)),
-        ("sklearn", lambda: compare_sklearn(seed)),
-        ("fig7", lambda: advi_on_mixture(scale, seed, fitted_mixture(seed))),
+def jobs(scale, seed):
+    """The five parts; their cost is their number of Adam steps (CAVI and scikit-learn take well under a second)."""
+    steps = scale.num_steps
+    return [
+        Job("fig2", part, ("fig2", family_restriction, scale, seed), cost=steps),
+        Job("fig3", part, ("fig3", mean_field_compactness, scale, seed), cost=2 * steps),
+        Job("cavi", part, ("cavi", cavi_clustering, seed)),
+        Job("sklearn", part, ("sklearn", compare_sklearn, seed)),
+        Job("fig7", part, ("fig7", advi_on_mixture, scale, seed), cost=steps),
     ]
-    results = {}
-    for key, compute in tqdm(steps, desc="mean field", unit="part"):
-        results[key] = cached(run, key, compute)
-    figures.make_all(run, results, figure4_data(seed)[0])
-    figures.write_report(run, results)
-    seconds = run.finish()
-    print(f"mean field done in {seconds:.0f} s -> {run.out}")
 
+
+def work(run):
+    """Run the parts not saved yet, then draw every figure and write the report."""
+    from experiments import mean_field_figures as figures
+
+    run.run_jobs(jobs(run.scale, run.seed), "ADVI, CAVI and scikit-learn")
+    results = {job.key: run.cached_extra(job.key) for job in jobs(run.scale, run.seed)}
+    figures.make_all(run, results, figure4_data(run.seed)[0])
+    figures.write_report(run, results)
+
+
+EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)
+main = EXPERIMENT.main
 
 if __name__ == "__main__":
     main()

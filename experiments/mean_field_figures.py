@@ -328,4 +328,4 @@ def write_report(run, results):
     lines = []
     for title, image, paragraphs in sections:
         lines += [f"### {title}\n", _image(run, image, title.split(" — ")[0]), *paragraphs, cmd]
-    run.path("report.md").write_text("\n".join(lines))
+    run.write_text("report.md", "\n".join(lines))

@@ -1,6 +1,6 @@
 """Assemble ``figures/README.md``, the report, from what the experiments wrote.
 
-``python -m experiments.report`` joins each experiment's ``report.md`` in the
+``python -m experiments.report`` (no options) joins each experiment's ``report.md`` in the
 thesis's order, then adds where the time went (``figures/timings.json``) and
 which thesis figure or table each file reproduces (``figures/manifest.json``),
 naming any that is missing. It also puts each experiment's ``headline.md`` (the
@@ -8,9 +8,11 @@ results at a glance) into the top-level ``README.md``, between the
 ``HEADLINE_START`` and ``HEADLINE_END`` markers, so README's numbers are those of
 the committed run.
 """
+import argparse
 import re
 
-from experiments._common import FIGURES, MANIFEST, REPO, TIMINGS, read_json
+from experiments._common import FIGURES, MANIFEST, REPO, TIMINGS
+from experiments._files import read_json, write_text
 
 README = REPO / "README.md"
 HEADLINE_START, HEADLINE_END = "<!-- headline: written by python -m experiments.report -->", "<!-- headline end -->"
@@ -43,7 +45,7 @@ Where this reproduction chooses differently from the study, and why:
 - **One school**: with J = 1 the study's target and the true model coincide, so Table IV is trained once
   and shown under both.
 - **Radial flows** are reported beside planar ones everywhere (the study trained but did not report them).
-- **Draws are not committed.** NUTS's `nuts_J*.nc` and the flows' draws behind the figures (`figures/*/draws/`,
+- **Draws are not committed.** NUTS's `nuts_J*.npz` and the flows' draws behind the figures (`figures/*/draws/`,
   about 12 MB) are written by the commands; the repository keeps the figures and the numbers.
 """
 
@@ -68,12 +70,13 @@ def timings_table(timings):
     if not experiments:
         return "_No full run recorded yet._\n"
     total = timings.get("total_seconds") or sum(experiments.values())
-    resumed = set(timings.get("resumed", []))
+    resumed, partial = set(timings.get("resumed", [])), set(timings.get("partial", []))
     lines = ["| experiment | wall time (s) | share |", "| --- | ---: | ---: |"]
     for name, seconds in sorted(experiments.items(), key=lambda kv: -kv[1]):
         note = " (resumed: only what was left)" if name in resumed else ""
+        note += " (rerun alone after the full run: not in its total)" if name in partial else ""
         lines.append(f"| `{name}`{note} | {seconds:.0f} | {100 * seconds / total:.0f} % |")
-    lines.append(f"| **total** (`python -m experiments`) | **{total:.0f}** | |")
+    lines.append(f"| **total of the last full run** (`python -m experiments`) | **{total:.0f}** | |")
     text = "\n".join(lines) + f"\n\nMachine: {timings.get('machine', 'unknown')}.\n"
     results = read_json(FIGURES / "eight_schools" / "results.json", {})
     if results.get("rows"):
@@ -131,12 +134,19 @@ def update_readme_headline():
     if not pattern.search(text):
         raise ValueError(f"{README} lacks the headline markers {HEADLINE_START!r} ... {HEADLINE_END!r}")
     block = "\n\n".join([HEADLINE_START, *fragments, HEADLINE_END])
-    README.write_text(pattern.sub(lambda _: block, text))
+    write_text(README, pattern.sub(lambda _: block, text))
 
 
-def main():
-    (FIGURES / "README.md").write_text(build())
+def write():
+    """Write ``figures/README.md`` and README.md's headline block."""
+    write_text(FIGURES / "README.md", build())
     update_readme_headline()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    write()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Section VI.A: the demonstrative targets, Figures 17-35.
 
-``python -m experiments.toy_targets [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N]``
+``python -m experiments.toy_targets [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N | --dask N | --scheduler ADDRESS]``
 
 Every target is fitted with ``vinf.fit`` at the study's settings (S = 500 draws
 per step, Adam 1e-2, the K and epochs of each caption) by planar flows, radial
@@ -11,22 +11,19 @@ checkpoint), so the costly XLA compilation happens once per group. Beyond the
 study: each fit's ELBO against the exact ``log Z`` by quadrature (so
 ``KL(q||p) = log Z - ELBO``), and how often the two-mode targets (two hills,
 energy 1) are fitted on one mode only, with and without annealing (R seeds
-trained as one batched surrogate each). Groups are saved as they finish (their
-trained parameters under ``draws/``, their numbers in ``results.json``); a rerun
-skips them and ``--jobs N`` trains groups in N processes.
+trained as one batched surrogate each). Each group, and NUTS on the banana, is
+a job of the shared runner, saved as it finishes (trained parameters under
+``draws/``, numbers in ``results.json``); a rerun skips the jobs already saved.
 """
 import collections
-import concurrent.futures
 import dataclasses
 import math
-import multiprocessing
 import zlib
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from experiments import toy_targets_figures as figures
-from experiments._common import Run, parse_args
+from experiments._common import Experiment
+from experiments._runner import Job, Outcome
 
 NAME = "toy_targets"
 FAMILIES = ("planar", "radial", "mean_field")
@@ -142,9 +139,9 @@ class Group:
     def surrogate(self, dim, seed):
         import vinf
 
-        make = getattr(vinf.surrogates, self.family)
-        flows = {} if self.family == "mean_field" else dict(num_flows=self.num_flows)
-        return make(dim, seed=seed, batch_shape=[len(self.targets) * self.num_runs], **flows)
+        flows = dict(num_flows=self.num_flows) if self.num_flows else {}
+        return vinf.surrogates.get(self.family, dim, seed=seed, batch_shape=[len(self.targets) * self.num_runs],
+                                   **flows)
 
     def members(self, values, axis=0):
         """Split the batch axis ``axis`` of ``values`` into ``[T, R]``."""
@@ -152,19 +149,16 @@ class Group:
         axis = axis % values.ndim
         return values.reshape(values.shape[:axis] + (len(self.targets), self.num_runs) + values.shape[axis + 1:])
 
-    def path(self, folder):
-        return folder / f"{self.key}.npz"
+    @property
+    def filename(self):
+        return f"{self.key}.npz"
 
-    def done(self, run):
-        rows = [run.cached_row(self.member_key(t)) for t in self.targets]
-        return all(row is not None for row in rows) and self.path(run.path("draws")).exists()
-
-    def run(self, scale, base_seed, folder):
-        return train_group(self, scale, base_seed, self.path(folder))
+    def job(self, scale, base_seed):
+        return Job(self.key, train_group, (self, scale, base_seed), cost=self.cost)
 
 
-def train_group(group, scale, base_seed, path):
-    """Fit one group by Algorithm 1, save its parameters and loss trace, score every member.
+def train_group(group, scale, base_seed):
+    """A job: fit one group by Algorithm 1, score every member; its parameters and loss trace as arrays.
 
     The ELBO (eq. 7) is the mean of ``scale.eval_draws`` log weights; its
     Monte-Carlo standard error is their sd over the square root of their number.
@@ -178,7 +172,6 @@ def train_group(group, scale, base_seed, path):
     fit = vinf.fit(log_prob, q, num_steps=group.num_steps, sample_size=group.sample_size,
                    learning_rate=LEARNING_RATE, seed=seed, progress=False, jit_compile=scale.jit_compile,
                    anneal_steps=group.anneal_steps)
-    save_parameters(path, q, fit)
     lw = group.members(vinf.diagnostics.log_weights(log_prob, q, scale.eval_draws, seed), axis=1)  # [N, T, R]
     elbo, se = lw.mean(axis=0), lw.std(axis=0) / np.sqrt(lw.shape[0])
     best_step = group.members(fit.best_step)
@@ -204,23 +197,25 @@ def train_group(group, scale, base_seed, path):
             eval_draws=scale.eval_draws,
             train_seconds=fit.seconds,
         ))
-    return rows
+    return Outcome(rows=tuple(rows), arrays={group.filename: parameters(q, fit)})
 
 
-def save_parameters(path, q, fit):
-    """The trained variables (in ``q.trainable_variables`` order) and the loss trace, atomically."""
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, loss=fit.loss, **{f"var{i}": v.numpy() for i, v in enumerate(q.trainable_variables)})
-    tmp.replace(path)
+def parameters(q, fit):
+    """The trained variables by name (``vinf.surrogates.state``) and the loss trace, as arrays for an ``.npz``."""
+    import vinf
+
+    state = vinf.surrogates.state(q)
+    return dict(loss=fit.loss, names=np.array(list(state)), **{f"var{i}": v for i, v in enumerate(state.values())})
 
 
 def load_surrogate(group, folder, dim):
-    """Rebuild a trained group's surrogate from its saved variables; also return its loss trace."""
-    data = np.load(group.path(folder))
-    q = group.surrogate(dim, seed=0)
-    for i, variable in enumerate(q.trainable_variables):
-        variable.assign(data[f"var{i}"])
-    return q, data["loss"]
+    """Rebuild a trained group's surrogate from its saved variables, matched by name; also return its loss trace."""
+    import vinf
+
+    with np.load(folder / group.filename) as data:
+        state = {str(name): data[f"var{i}"] for i, name in enumerate(data["names"])}
+        q = vinf.surrogates.load_state(group.surrogate(dim, seed=0), state)
+        return q, data["loss"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,31 +225,25 @@ class Nuts:
     draws: int
     tune: int
     key = "nuts-banana"
+    filename = "nuts_banana.npz"
 
-    @property
-    def cost(self):
-        return 2 * (self.draws + self.tune) * 10**4
+    def job(self, scale, base_seed):
+        return Job(self.key, sample_nuts, (self, base_seed), cost=2 * (self.draws + self.tune) * 10**4)
 
-    def path(self, folder):
-        return folder / "nuts_banana.npz"
 
-    def done(self, run):
-        return run.cached_row(self.key) is not None and self.path(run.path("draws")).exists()
+def sample_nuts(nuts, base_seed):
+    """A job: NUTS on the banana; its draws ``z [N, 2]`` and a row with its divergences."""
+    import time
 
-    def run(self, scale, base_seed, folder):
-        import time
+    import vinf
 
-        import vinf
-
-        started = time.perf_counter()
-        idata = vinf.mcmc.banana_nuts(draws=self.draws, tune=self.tune, chains=2, seed=_seed(base_seed, self.key))
-        z = np.stack([idata.posterior[n].values.ravel() for n in ("z1", "z2")], axis=-1)
-        tmp = self.path(folder).with_name(".nuts_banana.tmp.npz")
-        np.savez_compressed(tmp, z=z)
-        tmp.replace(self.path(folder))
-        divergences = int(idata.sample_stats["diverging"].values.sum())
-        return [dict(key=self.key, draws=int(z.shape[0]), tune=self.tune, chains=2, divergences=divergences,
-                     seconds=time.perf_counter() - started)]
+    started = time.perf_counter()
+    idata = vinf.mcmc.banana_nuts(draws=nuts.draws, tune=nuts.tune, chains=2, seed=_seed(base_seed, nuts.key))
+    z = np.stack([idata.posterior[n].values.ravel() for n in ("z1", "z2")], axis=-1)
+    divergences = int(idata.sample_stats["diverging"].values.sum())
+    row = dict(key=nuts.key, draws=int(z.shape[0]), tune=nuts.tune, chains=2, divergences=divergences,
+               seconds=time.perf_counter() - started)
+    return Outcome(rows=(row,), arrays={nuts.filename: dict(z=z)})
 
 
 # ------------------------------------------------------------------ the plan
@@ -288,32 +277,6 @@ def mode_groups(scale):
         groups += [Group("planar", (name,), scale.flows(spec.num_flows), steps, num_runs=scale.mode_runs,
                          anneal_steps=anneal) for anneal in (0, steps // ANNEAL_FRACTION)]
     return groups
-
-
-def run_jobs(run, scale, jobs):
-    """Run the jobs not already done, longest first, in ``run.jobs`` processes; save rows as they finish."""
-    folder = run.path("draws")
-    folder.mkdir(exist_ok=True)
-    todo = sorted((job for job in jobs if not job.done(run)), key=lambda job: -job.cost)
-    if not todo:
-        return
-    bar = tqdm(total=len(todo), desc="trainings", unit="group")
-
-    def store(rows):
-        for row in rows:
-            run.add_row(row)
-        bar.update()
-
-    if run.jobs == 1:
-        for job in todo:
-            store(job.run(scale, run.seed, folder))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(run.jobs, mp_context=context) as pool:
-            futures = [pool.submit(job.run, scale, run.seed, folder) for job in todo]
-            for future in concurrent.futures.as_completed(futures):
-                store(future.result())
-    bar.close()
 
 
 # ------------------------------------------------------------------ beyond the study
@@ -350,7 +313,7 @@ def mode_study(run, scale, groups):
     for group in groups:
         (name,) = group.targets
         row = run.cached_row(group.member_key(name))
-        q, loss = load_surrogate(group, run.path("draws"), dim=target_dim(name))
+        q, loss = load_surrogate(group, run.draws, dim=target_dim(name))
         shares = side_shares(q, scale.eval_draws, run.seed)
         one = shares < ONE_MODE_SHARE
         both = np.asarray(row["kl"]) < BOTH_MODES_KL
@@ -392,25 +355,27 @@ def kl_table(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    args = parse_args(NAME, __doc__.splitlines()[0], argv)
-    run = Run(NAME, args)
-    scale = QUICK if run.quick else FULL
+def work(run):
+    """Train what is not saved yet, then the KL table, the mode study, Figures 17-35 and the report."""
+    from experiments import toy_targets_figures as figures
+
+    scale = run.scale
     mixture = run.cached_extra("mixture") or mixture_parameters(run.seed)
     run.set_extra("mixture", mixture)
     tables = table_groups(scale, {"gaussian_mixture": mixture})
     traces, modes = trace_groups(scale), mode_groups(scale)
     nuts = Nuts(scale.nuts_draws, scale.nuts_tune)
     print(f"toy targets: {len(tables) + len(traces) + len(modes)} batched trainings and NUTS on the banana")
-    run_jobs(run, scale, tables + traces + modes + [nuts])
+    run.run_jobs([job.job(scale, run.seed) for job in tables + traces + modes + [nuts]], "trainings and NUTS")
     rows = [run.cached_row(g.member_key(t)) for g in tables for t in g.targets]
     run.save_table(kl_table(rows), "kl_table.md", [])
     modes_result = mode_study(run, scale, modes)
     measured = figures.make_all(run, scale, tables, traces, modes, modes_result, nuts)
     figures.write_report(run, rows, modes_result, measured, mixture)
-    seconds = run.finish()
-    print(f"toy targets done in {seconds:.0f} s -> {run.out}")
 
+
+EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)
+main = EXPERIMENT.main
 
 if __name__ == "__main__":
     main()

@@ -348,7 +348,7 @@ def _fitted(run, groups, dim, num_draws, seed):
 
     fitted, draws = {}, {}
     for group in groups:
-        q, _ = load_surrogate(group, run.path("draws"), dim)
+        q, _ = load_surrogate(group, run.draws, dim)
         sample = {k: group.members(v, axis=1) for k, v in draw(q, num_draws, seed).items()}
         for t, name in enumerate(group.targets):
             fitted[(name, group.family)] = (q, t * group.num_runs)
@@ -384,7 +384,7 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
     circle = targets["circle"]
     trace = {}
     for group in traces + [g for g in flow_groups if g.family == "planar" and "circle" in g.targets]:
-        _, loss = load_surrogate(group, run.path("draws"), 2)
+        _, loss = load_surrogate(group, run.draws, 2)
         trace[group.sample_size] = group.members(loss, axis=1)[:, group.targets.index("circle"), 0]
     trace = dict(sorted(trace.items()))
     trace_summary = {size: dict(noise=estimator_noise(loss),
@@ -419,7 +419,7 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
                         f"fig{panels.effect}_{name}_flow_effect.png")
 
     # Figure 29
-    nuts_z = np.load(nuts.path(run.path("draws")))["z"]
+    nuts_z = np.load(run.draws / nuts.filename)["z"]
     row = run.cached_row(nuts.key)
     kde_and_hexbin(run, "fig29", targets["banana"], {"NUTS": nuts_z},
                    f"Fig. 29: PyMC NUTS on the banana, 2 chains × {row['draws'] // 2} draws after "
@@ -436,7 +436,7 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
                    *setting("energy1"))
 
     # Beyond the study: one mode or two
-    losses = {g.key: load_surrogate(g, run.path("draws"), targets[g.targets[0]].dim)[1] for g in modes}
+    losses = {g.key: load_surrogate(g, run.draws, targets[g.targets[0]].dim)[1] for g in modes}
     mode_study_figure(run, mode_result, losses)
     return dict(traces=trace_summary, arms=arms)
 
@@ -626,4 +626,4 @@ def write_report(run, rows, modes, measured, mixture):
         f"![Mode study]({folder}/mode_study_annealing.png)\n",
         f"Command: {cmd}\n",
     ]
-    run.path("report.md").write_text("\n".join(lines))
+    run.write_text("report.md", "\n".join(lines))

@@ -16,7 +16,7 @@ ROW_FIELDS = {"table", "method", "centered", "num_schools", "num_flows", "thesis
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("eight_schools")
-    eight_schools.main(["--quick", "--out", str(out)])
+    eight_schools.main(["--quick", "--jobs", "2", "--out", str(out)])
     return out, json.loads((out / "results.json").read_text())["rows"]
 
 

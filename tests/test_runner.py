@@ -1,26 +1,199 @@
-"""``python -m experiments``: its command line, and one quick experiment run through it end to end."""
+"""The experiments' runner and command lines: checked before work, seeds respected, files whole, Ctrl-C clean,
+and the same numbers on a Dask cluster as on local processes."""
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
-from experiments.__main__ import parse_args
-from experiments._common import REPO
+from experiments import __main__ as driver
+from experiments import _common, _runner, flow_geometry, mean_field, report, toy_targets
+from experiments._common import FIGURES, REPO
+
+ENTRY_POINTS = ["experiments", "experiments.mean_field", "experiments.flow_geometry", "experiments.toy_targets",
+                "experiments.eight_schools", "experiments.report"]
+TF_NOISE = ("oneDNN", "cuInit", "absl::InitializeLog", "cuda", "DT_BOOL")
 
 
-@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--only", "no_such_experiment"], ["--quick", "--full"]])
+def _python(*argv, **kwargs):
+    return subprocess.run([sys.executable, *argv], cwd=REPO, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def _snapshot(folder):
+    """Every file under ``folder`` with its modification time and size."""
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}
+
+
+# ------------------------------------------------------------------ command lines
+
+
+@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--only", "no_such_experiment"], ["--quick", "--full"],
+                                  ["--seed", "-1"], ["--seed", "x"], ["--seed", str(2**31)], ["--dask", "0"],
+                                  ["--jobs", "2", "--dask", "2"]])
 def test_bad_arguments_stop_before_any_work(argv, capsys):
     with pytest.raises(SystemExit) as stop:
-        parse_args(argv)
+        driver.parse_args(argv)
     assert stop.value.code == 2
     assert "error" in capsys.readouterr().err
 
 
-def test_quick_subset_runs_through_the_runner():
-    done = subprocess.run([sys.executable, "-m", "experiments", "--quick", "--only", "flow_geometry", "--force"],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "[1/1] flow_geometry done" in done.stdout
-    results = json.loads((REPO / "runs" / "quick" / "flow_geometry" / "results.json").read_text())
-    assert results["quick"] is True
+@pytest.mark.parametrize("case", ["a file", "under a file", "quick into figures", "seed"])
+def test_bad_out_or_seed_exits_2_with_a_usage_line_and_writes_nothing(tmp_path, case):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    argv = {"a file": ["--out", str(afile)], "under a file": ["--out", str(afile / "sub")],
+            "quick into figures": ["--out", str(FIGURES / "mean_field")], "seed": ["--seed", "-3"]}[case]
+    before = _snapshot(FIGURES), _snapshot(tmp_path)
+    done = _python("-m", "experiments.mean_field", "--quick", *argv)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("usage: python -m experiments.mean_field")
+    assert "Traceback" not in done.stderr
+    assert {"a file": "not a folder", "under a file": "cannot write", "quick into figures": "never go into",
+            "seed": "--seed"}[case] in done.stderr
+    assert (_snapshot(FIGURES), _snapshot(tmp_path)) == before
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_help_answers_without_tensorflow_and_writes_nothing(module):
+    before = _snapshot(FIGURES), (REPO / "README.md").stat().st_mtime_ns
+    done = _python("-X", "importtime", "-m", module, "--help")
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: python -m {module}"), done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
+    assert not {name for name in imported if name.split(".")[0] in ("tensorflow", "vinf")}
+    assert (_snapshot(FIGURES), (REPO / "README.md").stat().st_mtime_ns) == before
+
+
+# ------------------------------------------------------------------ results know what made them
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """A quick mean-field run on local processes (the default executor)."""
+    out = tmp_path_factory.mktemp("local") / "mean_field"
+    mean_field.main(["--quick", "--out", str(out)])
+    return out
+
+
+@pytest.mark.parametrize("argv, named", [(["--quick", "--seed", "1"], "seed 0 there, 1 now"),
+                                         (["--full"], "scale 'quick' there, 'full' now")])
+def test_results_made_otherwise_are_not_reused(local_run, argv, named, capsys):
+    with pytest.raises(SystemExit) as stop:
+        mean_field.EXPERIMENT.open([*argv, "--out", str(local_run)])
+    assert stop.value.code == 2
+    assert named in capsys.readouterr().err
+    forced = mean_field.EXPERIMENT.open([*argv, "--force", "--out", str(local_run)])
+    assert not forced.resumed and not forced.cached_extra("fig2"), "--force starts afresh"
+    reused = mean_field.EXPERIMENT.open(["--quick", "--out", str(local_run)])
+    assert all(reused.done(job) for job in mean_field.jobs(reused.scale, reused.seed))
+
+
+def test_results_without_a_record_of_what_made_them_are_not_reused(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(json.dumps(dict(quick=True, seed=0, rows=[], extra={"fig2": {}})))
+    with pytest.raises(SystemExit):
+        mean_field.EXPERIMENT.open(["--quick", "--out", str(tmp_path)])
+    assert "no record of what made them" in capsys.readouterr().err
+
+
+def test_every_output_is_readable_by_all(local_run):
+    modes = {p.name: p.stat().st_mode & 0o777 for p in local_run.iterdir()}
+    assert modes and set(modes.values()) == {0o644}, modes
+    assert not [p for p in local_run.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_draws_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    run = toy_targets.EXPERIMENT.open(["--quick", "--out", str(tmp_path)])
+    job = _runner.Job("job", print)
+    run.store(job, _runner.Outcome(arrays={"a.npz": {"x": np.arange(3)}}))
+    path = run.draws / "a.npz"
+    assert run.done(job) and path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "results.json").stat().st_mode & 0o777 == 0o644
+
+    def killed_mid_write(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        run.store(job, _runner.Outcome(arrays={"a.npz": {"x": np.arange(5)}}))
+    np.testing.assert_array_equal(np.load(path)["x"], np.arange(3))
+    assert sorted(p.name for p in run.draws.iterdir()) == ["a.npz"]
+    path.unlink()
+    assert not run.done(job), "a job whose files are gone runs again"
+
+
+def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    committed = json.loads((FIGURES / "timings.json").read_text())
+    (figures / "timings.json").write_text(json.dumps(committed))
+    for module, name in ((_common, "FIGURES"), (_common, "MANIFEST"), (_common, "TIMINGS"), (driver, "TIMINGS")):
+        monkeypatch.setattr(module, name, figures / getattr(module, name).relative_to(FIGURES))
+
+    run = flow_geometry.EXPERIMENT.open(["--out", str(figures / "flow_geometry")])
+    assert run.registers
+    run.finish()
+    timings = json.loads((figures / "timings.json").read_text())
+    assert timings["total_seconds"] == committed["total_seconds"]
+    assert timings["partial"] == ["flow_geometry"]
+    assert {k: v for k, v in timings["experiments"].items() if k != "flow_geometry"} == {
+        k: v for k, v in committed["experiments"].items() if k != "flow_geometry"}
+    table = report.timings_table(timings)
+    assert "total of the last full run" in table and "`flow_geometry` (rerun alone after the full run" in table
+    driver.record_total(123.4)
+    timings = json.loads((figures / "timings.json").read_text())
+    assert timings["total_seconds"] == 123.4 and timings["partial"] == []
+
+
+# ------------------------------------------------------------------ executors
+
+
+def _numbers(out):
+    """The results of a run without its wall-clock times."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if not k.endswith("seconds")}
+        return [strip(v) for v in value] if isinstance(value, list) else value
+
+    return strip(json.loads((out / "results.json").read_text())["extra"])
+
+
+def test_a_dask_cluster_gives_the_same_numbers_as_local_processes(local_run, tmp_path):
+    out = tmp_path / "mean_field"
+    mean_field.main(["--quick", "--out", str(out), "--dask", "2"])
+    assert _numbers(out) == _numbers(local_run)
+
+
+def test_workers_keep_tensorflow_and_pymc_out_of_the_terminal(capfd):
+    nuts = toy_targets.Nuts(draws=50, tune=50)
+    stored = []
+    with _runner.executor(jobs=1) as pool:
+        _runner.run_jobs([nuts.job(None, 0)], pool, lambda job, outcome: stored.append(outcome), "banana")
+    assert stored[0].arrays["nuts_banana.npz"]["z"].shape == (100, 2)
+    err = capfd.readouterr().err
+    for noise in TF_NOISE + ("NUTS", "Sequential sampling", "BLAS"):
+        assert noise not in err, err
+
+
+def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
+    command = [sys.executable, "-m", "experiments.mean_field", "--quick", "--jobs", "2", "--out", str(tmp_path)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    import psutil
+
+    deadline = time.monotonic() + 300
+    while len(psutil.Process(process.pid).children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # the workers are importing TensorFlow or training
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.rstrip().splitlines()[-1] == _runner.INTERRUPTED
+    assert not any(noise in err for noise in TF_NOISE), err
+    time.sleep(2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # no worker is left running
