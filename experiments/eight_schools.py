@@ -178,7 +178,8 @@ def train_group(group, scale, base_seed):
     for spec in group.specs:
         v = group.variants.index((spec.centered, _effective_compat(spec)))
         members = slice(v * runs, (v + 1) * runs)
-        own = vinf.diagnostics.RepeatedRuns(khat=scores.khat[members], elbo=scores.elbo[members])
+        own = vinf.diagnostics.RepeatedRuns(khat=scores.khat[members], elbo=scores.elbo[members],
+                                            khat_thesis=scores.khat_thesis[members])
         best = int(np.argmin(own.khat))  # the figures show the best training by k-hat, as the thesis did
         member = v * runs + best
         draws[f"{spec.key}.npz"] = dict(z=z[:, member], log_q=log_q[:, member])
@@ -189,6 +190,7 @@ def train_group(group, scale, base_seed):
             **own.summary(),
             log_evidence=targets[v].log_evidence(),
             khat_runs=own.khat.tolist(),
+            khat_thesis_runs=own.khat_thesis.tolist(),
             elbo_runs=own.elbo.tolist(),
             best_run=best,
             retried=attempt > 0,

@@ -156,3 +156,37 @@ def test_compare_names_what_is_missing():
         vinf.diagnostics.compare(idata, _reference(0.0, 1.0), var_names=["mu"])
     with pytest.raises(ValueError, match="InferenceData"):
         vinf.diagnostics.compare(idata, {"z": 1})
+
+
+@pytest.mark.parametrize("k", [0.1, 0.4, 0.8])
+def test_zhang_stephens_recovers_a_generalized_pareto_shape(k):
+    from scipy import stats
+
+    x = stats.genpareto(c=k, scale=2.0).rvs(20000, random_state=np.random.default_rng(1))
+    k_hat, sigma_hat = vinf.khat.gpd_fit_zhang_stephens(x)
+    assert k_hat == pytest.approx(k, abs=0.05) and sigma_hat == pytest.approx(2.0, rel=0.05)
+
+
+def test_both_khat_estimators_see_the_same_tails():
+    """A normal proposal for a normal target: slightly or much wider than the target, the weights
+    are bounded (k-hat small); three times narrower, their tail index is 1 - 1/9 (k-hat large)."""
+    from scipy import stats
+
+    z = np.random.default_rng(2).standard_normal((4, 5000))
+    light = stats.norm(scale=0.9).logpdf(z) - stats.norm.logpdf(z)
+    wide = stats.norm.logpdf(3 * z) - stats.norm(scale=3).logpdf(3 * z)
+    narrow = stats.norm(scale=3).logpdf(z) - stats.norm.logpdf(z)
+    for method in ("arviz", "thesis"):
+        assert np.all(vinf.diagnostics.khat_from_log_weights(light, method) < 0.5)
+        assert np.all(vinf.diagnostics.khat_from_log_weights(wide, method) < 0.5)
+        assert np.all(vinf.diagnostics.khat_from_log_weights(narrow, method) > 0.7)
+    with pytest.raises(ValueError, match="unknown method 'psis2'"):
+        vinf.diagnostics.khat_from_log_weights(light, "psis2")
+
+
+def test_evaluate_runs_reports_both_estimators_from_the_same_draws():
+    q = tfd.MultivariateNormalDiag(loc=tf.zeros([2, 2]), scale_diag=tf.constant([[1.0], [0.5]]) * tf.ones([2, 2]))
+    runs = vinf.diagnostics.evaluate_runs(standard_normal_log_prob, q, num_sets=3, num_draws=2000, seed=0)
+    summary = runs.summary()
+    assert runs.khat_thesis.shape == (2,) and summary["khat_thesis_mean"] == pytest.approx(runs.khat_thesis.mean())
+    assert runs.khat_thesis[1] > runs.khat_thesis[0]

@@ -12,8 +12,8 @@ import os
 # TensorFlow's C++ start-up chatter buries the progress bars users came for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from vinf import bijectors, cavi, diagnostics, mcmc, networks, surrogates, targets  # noqa: E402
+from vinf import bijectors, cavi, diagnostics, khat, mcmc, networks, surrogates, targets  # noqa: E402
 from vinf.fit import FitResult, fit  # noqa: E402
 
-__all__ = ["bijectors", "networks", "surrogates", "targets", "diagnostics", "cavi", "mcmc", "fit", "FitResult"]
+__all__ = ["bijectors", "khat", "networks", "surrogates", "targets", "diagnostics", "cavi", "mcmc", "fit", "FitResult"]
 __version__ = "0.1.0"

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from vinf import _checks
+from vinf import khat as khat_estimators
 from vinf.targets import log_density
 
 with warnings.catch_warnings():
@@ -91,13 +92,16 @@ def elbo(target, q, num_samples=5000, seed=0):
     return _scalar_or_array(np.mean(log_weights(target, q, num_samples, seed), axis=0))
 
 
-def khat_from_log_weights(lw):
+def khat_from_log_weights(lw, method="arviz"):
     """PSIS shape estimate k-hat of log weights ``[..., num_samples]`` (samples last).
 
-    Raises ``ValueError`` for fewer than ``MIN_KHAT_DRAWS`` draws and for NaN or
+    ``method``: ``"arviz"`` (the default, ArviZ's PSIS) or ``"thesis"`` (the 2015
+    PSIS of the study's code); ``vinf.khat`` describes both. Raises
+    ``ValueError`` for fewer than ``MIN_KHAT_DRAWS`` draws and for NaN or
     ``+inf`` log weights (a density evaluated where it is undefined: a bug, not
     a diagnosis). ``-inf`` is a draw outside the target's support, weight 0.
     """
+    _checks.one_of(method, "method", tuple(khat_estimators.METHODS))
     lw = np.asarray(lw, dtype=np.float64)
     if lw.shape[-1] < MIN_KHAT_DRAWS:
         raise ValueError(f"k-hat needs at least {MIN_KHAT_DRAWS} draws, got {lw.shape[-1]}")
@@ -107,30 +111,28 @@ def khat_from_log_weights(lw):
             f"{int(bad.sum())} of {lw.size} log weights are NaN or +inf: log p or log q is undefined at draws "
             "of q; check the target's density"
         )
-    with warnings.catch_warnings():
-        # arviz warns when k-hat is large; reporting k-hat is the point here.
-        warnings.simplefilter("ignore")
-        _, khat = az.psislw(lw)
-    return _scalar_or_array(khat)
+    return _scalar_or_array(khat_estimators.khat(lw, method))
 
 
-def psis_khat(target, q, num_samples=5000, seed=0):
+def psis_khat(target, q, num_samples=5000, seed=0, method="arviz"):
     """PSIS k-hat of ``q`` as an importance proposal for ``p``; one per batch member."""
     lw = log_weights(target, q, num_samples, seed)
-    return khat_from_log_weights(np.moveaxis(lw, 0, -1))
+    return khat_from_log_weights(np.moveaxis(lw, 0, -1), method)
 
 
 @dataclasses.dataclass
 class RepeatedRuns:
     """The section VI.B protocol's numbers for ``R`` trainings.
 
-    ``khat`` and ``elbo`` hold each training's average over its ``M`` sets of
-    draws (shape ``[R]``); the summary is their mean and standard deviation over
-    trainings (``ddof=1``).
+    ``khat`` (ArviZ's estimator), ``khat_thesis`` (the study's 2015 estimator,
+    from the same draws) and ``elbo`` hold each training's average over its
+    ``M`` sets of draws (shape ``[R]``); the summary is their mean and standard
+    deviation over trainings (``ddof=1``).
     """
 
     khat: np.ndarray
     elbo: np.ndarray
+    khat_thesis: np.ndarray
 
     def summary(self):
         """Mean and standard deviation (``ddof=1``) over trainings, as the thesis's tables report."""
@@ -138,6 +140,8 @@ class RepeatedRuns:
         return dict(
             khat_mean=float(np.mean(self.khat)),
             khat_std=sd(self.khat),
+            khat_thesis_mean=float(np.mean(self.khat_thesis)),
+            khat_thesis_std=sd(self.khat_thesis),
             elbo_mean=float(np.mean(self.elbo)),
             elbo_std=sd(self.elbo),
         )
@@ -148,22 +152,22 @@ def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
 
     ``q`` holds the ``R`` trainings as its batch (``batch_shape [R]``, or a
     single unbatched training). For each, ``num_sets`` independent sets of
-    ``num_draws`` draws each give a k-hat and an ELBO; each training's numbers
-    are the averages over its sets.
+    ``num_draws`` draws each give a k-hat (both estimators) and an ELBO; each
+    training's numbers are the averages over its sets.
     """
     num_sets = _checks.integer(num_sets, "num_sets")
     num_draws = _checks.integer(num_draws, "num_draws")
     seed = _checks.seed(seed)
-    khats, elbos = [], []
+    khats = {method: [] for method in ("arviz", "thesis")}
+    elbos = []
     for s in range(num_sets):
         lw = _draw_log_weights(target, q, num_draws, seed, stream=2 + s)  # stream 1 is log_weights
         lw = lw.reshape(lw.shape[0], -1)  # [N, R]
-        khats.append(khat_from_log_weights(lw.T))
+        for method, values in khats.items():
+            values.append(khat_from_log_weights(lw.T, method))
         elbos.append(lw.mean(axis=0))
-    return RepeatedRuns(
-        khat=np.mean(np.reshape(khats, (num_sets, -1)), axis=0),
-        elbo=np.mean(np.reshape(elbos, (num_sets, -1)), axis=0),
-    )
+    average = lambda values: np.mean(np.reshape(values, (num_sets, -1)), axis=0)  # noqa: E731
+    return RepeatedRuns(khat=average(khats["arviz"]), elbo=average(elbos), khat_thesis=average(khats["thesis"]))
 
 
 # ------------------------------------------------------------------ ArviZ out
