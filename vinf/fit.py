@@ -91,10 +91,14 @@ def smoothed_loss(loss, decay=CHECKPOINT_DECAY):
     return out
 
 
-def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint):
+def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint, sample_chunks):
     if not isinstance(q, tfp.distributions.Distribution):
         raise ValueError(f"q must be a tfp distribution, got {type(q).__name__}")
+    sample_chunks = _checks.integer(sample_chunks, "sample_chunks")
+    if _checks.integer(sample_size, "sample_size") % sample_chunks:
+        raise ValueError(f"sample_chunks={sample_chunks} must divide sample_size={sample_size}")
     return dict(
+        sample_chunks=sample_chunks,
         num_steps=_checks.integer(num_steps, "num_steps"),
         sample_size=_checks.integer(sample_size, "sample_size"),
         learning_rate=_checks.positive_real(learning_rate, "learning_rate"),
@@ -180,28 +184,47 @@ class _Trainer:
         extra = var.shape.rank - len(self.batch_shape)
         return tf.reshape(improved, self.batch_shape.as_list() + [1] * extra)
 
-    def chunk(self, log_prob, sample_size, checkpoint, jit_compile):
-        key = (log_prob, sample_size, checkpoint, jit_compile)
+    def chunk(self, log_prob, sample_size, sample_chunks, checkpoint, jit_compile):
+        key = (log_prob, sample_size, sample_chunks, checkpoint, jit_compile)
         if key not in self.compiled:
             self.compiled[key] = tf.function(
-                self._make_chunk(log_prob, sample_size, checkpoint), jit_compile=jit_compile, autograph=False
+                self._make_chunk(log_prob, sample_size, sample_chunks, checkpoint),
+                jit_compile=jit_compile, autograph=False,
             )
         return self.compiled[key]
 
-    def _make_chunk(self, log_prob, sample_size, checkpoint):
+    def _make_chunk(self, log_prob, sample_size, sample_chunks, checkpoint):
         q, variables, dtype = self.q, self.variables, self.q.dtype
         decay = {"smoothed": CHECKPOINT_DECAY, "lowest": 0.0, "last": 0.0}[checkpoint]
+
+        def draws_sum(seed, size, beta):
+            """Sums over ``size`` draws of ``log q - log p`` (per member) and the gradient of the objective's."""
+            with tf.GradientTape() as tape:
+                z, log_q = q.experimental_sample_and_log_prob(size, seed=seed)
+                log_p = log_prob(z)
+                loss = tf.reduce_sum(log_q - log_p, axis=0)
+                objective = tf.reduce_sum(log_q - beta * log_p)
+            return loss, tape.gradient(objective, variables)
 
         def step(seed, index, anneal_steps):
             step_seed = tf.random.experimental.stateless_fold_in(seed, index)
             beta = tf.minimum(1.0, ANNEAL_START + tf.cast(index, tf.float32) / tf.maximum(anneal_steps, 1.0))
             beta = tf.cast(tf.where(anneal_steps > 0.0, beta, 1.0), dtype)
-            with tf.GradientTape() as tape:
-                z, log_q = q.experimental_sample_and_log_prob(sample_size, seed=step_seed)
-                log_p = log_prob(z)
-                loss = tf.reduce_mean(log_q - log_p, axis=0)  # -ELBO per batch member
-                objective = tf.reduce_sum(tf.reduce_mean(log_q - beta * log_p, axis=0))
-            grads = tape.gradient(objective, variables)
+            if sample_chunks == 1:
+                loss, grads = draws_sum(step_seed, sample_size, beta)
+            else:  # the same sums, chunk by chunk: a smaller working set (see fit's docstring)
+                size = sample_size // sample_chunks
+
+                def body(j, loss, grads):
+                    more, more_grads = draws_sum(tf.random.experimental.stateless_fold_in(step_seed, j), size, beta)
+                    return j + 1, loss + more, [g + h for g, h in zip(grads, more_grads)]
+
+                zeros = [tf.zeros_like(v) for v in variables]
+                _, loss, grads = tf.while_loop(
+                    lambda j, *_: j < sample_chunks, body,
+                    (tf.constant(0), tf.zeros(self.batch_shape, dtype), zeros))
+            loss = loss / sample_size  # -ELBO per batch member
+            grads = [g / sample_size for g in grads]
             finite = tf.reduce_all(tf.math.is_finite(loss))
             for g in grads:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(g)))
@@ -284,6 +307,7 @@ def fit(
     jit_compile=True,
     anneal_steps=0,
     checkpoint="smoothed",
+    sample_chunks=1,
 ):
     """Fit ``q`` to the unnormalised density ``exp(log p)`` by maximising the ELBO.
 
@@ -305,6 +329,12 @@ def fit(
       checkpoint: which parameters to keep: ``"smoothed"`` (lowest moving
         average of the loss, the default), ``"lowest"`` (lowest single-step
         loss, the thesis's rule) or ``"last"``.
+      sample_chunks: draw the ``S`` samples of a step in this many chunks
+        (``S`` must divide evenly), summing their gradients: the same
+        estimator, other random numbers, a smaller working set. Whether it is
+        faster depends on the shapes: measured once here (a loaded machine),
+        2 chunks ran planar K = 64 with 20 members on eight schools 1.4x
+        faster and did not help radial K = 64 or planar K = 128 on two schools.
 
     Returns:
       ``FitResult`` with the loss trace and the best step, whose parameters are
@@ -316,11 +346,11 @@ def fit(
         the parameters of the last finite step and the error's ``result``
         attribute holds the trace so far.
     """
-    args = _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint)
+    args = _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint, sample_chunks)
     log_prob = log_density(target, q)
     trainer = _trainer(q, _probe(log_prob, q))
     trainer.reset(args["learning_rate"])
-    run = trainer.chunk(log_prob, args["sample_size"], args["checkpoint"], jit_compile)
+    run = trainer.chunk(log_prob, args["sample_size"], args["sample_chunks"], args["checkpoint"], jit_compile)
 
     num_steps = args["num_steps"]
     seed_tensor = tf.constant([args["seed"], 0], dtype=tf.int32)
