@@ -1,17 +1,24 @@
-"""Step time of ``vinf.fit`` against a hand-fused floor, measured in one run.
+"""Step time of ``vinf.fit`` against a hand-fused floor, and radial against planar, measured in one run.
 
-Eight schools (non-centered), planar flows with K = 64 layers, S = 500 draws,
-Adam. The floor is the same training written by hand as one XLA-compiled
+Eight schools (non-centered), flows with K = 64 layers, S = 500 draws,
+Adam. The floor is the same planar training written by hand as one XLA-compiled
 function: stacked parameters, the eq. 64 correction computed once for all
 layers, the layers unrolled, the same chunked loop and Adam update. Whatever
 ``vinf.fit`` spends above it is the price of the TFP bijector / distribution
-machinery.
+machinery. ``vinf.fit`` on a radial surrogate of the same K, D and S is timed
+beside it (eqs. 65-75).
 
-    python benchmarks/step_time.py [--batch 1 5] [--steps 2000] [--naive]
+The three are compiled first, then timed in ``--rounds`` rounds of ``--steps``
+steps each, in turn (floor, planar, radial), so that a shared machine slows
+them alike; each reported time is the median over rounds, and each ratio the
+median of the within-round ratios.
 
-``--naive`` also times a ``tfb.Chain`` of K ``Planar`` bijectors in a plain
-``tf.function`` (no XLA), the design the study's code resembles. Results are
-printed and written to ``benchmarks/step_time.json``.
+    python benchmarks/step_time.py [--batch 1 5] [--steps 500] [--rounds 5] [--chunks 1] [--naive]
+
+``--chunks N`` passes ``sample_chunks=N`` to ``vinf.fit``. ``--naive`` also
+times a ``tfb.Chain`` of K ``Planar`` bijectors in a plain ``tf.function`` (no
+XLA), the design the study's code resembles. Results are printed and written
+to ``benchmarks/step_time.json``.
 """
 import argparse
 import json
@@ -109,29 +116,41 @@ def naive_chain(target, num_flows, sample_size):
     return train
 
 
-def vinf_fit(target, num_flows, batch, sample_size):
-    q = vinf.surrogates.planar(target.dim, num_flows=num_flows, seed=0, batch_shape=batch)
+def vinf_fit(target, family, num_flows, batch, sample_size, chunks):
+    q = vinf.surrogates.get(family, target.dim, num_flows=num_flows, seed=0, batch_shape=batch)
 
     def train(steps, seed):
-        vinf.fit(target.log_prob, q, num_steps=steps, sample_size=sample_size, seed=seed, progress=False)
+        vinf.fit(target.log_prob, q, num_steps=steps, sample_size=sample_size, seed=seed, progress=False,
+                 sample_chunks=chunks)
 
     return train
 
 
-def timed(train, steps, warmup):
+def compiled(train, warmup):
+    """Seconds of the first ``warmup`` steps, which compile."""
     started = time.perf_counter()
-    train(warmup, 0)  # compiles
-    compile_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    train(steps, 1)
-    return compile_seconds, (time.perf_counter() - started) / steps * 1e3
+    train(warmup, 0)
+    return time.perf_counter() - started
+
+
+def interleaved(trains, steps, rounds):
+    """Milliseconds per step of each train, one list over rounds, the trains run in turn in every round."""
+    times = {name: [] for name in trains}
+    for i in range(rounds):
+        for name, train in trains.items():
+            started = time.perf_counter()
+            train(steps, i + 1)
+            times[name].append((time.perf_counter() - started) / steps * 1e3)
+    return {name: np.array(ms) for name, ms in times.items()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 5], help="batch sizes R to time")
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=500, help="steps per round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--flows", type=int, default=64)
+    parser.add_argument("--chunks", type=int, default=1, help="sample_chunks of vinf.fit")
     parser.add_argument("--naive", action="store_true", help="also time a Chain of Planar bijectors without XLA")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("step_time.json"))
     args = parser.parse_args()
@@ -139,17 +158,29 @@ def main():
     rows = []
     for r in args.batch:
         batch = [] if r == 1 else [r]
-        floor_compile, floor_ms = timed(hand_fused_floor(target, args.flows, batch, 500), args.steps, CHUNK)
-        fit_compile, fit_ms = timed(vinf_fit(target, args.flows, batch, 500), args.steps, CHUNK)
-        rows.append(dict(batch=r, floor_ms=floor_ms, fit_ms=fit_ms, ratio=fit_ms / floor_ms,
-                         floor_compile_s=floor_compile, fit_compile_s=fit_compile))
-        print(f"R={r}: hand-fused floor {floor_ms:.2f} ms/step (compile {floor_compile:.1f} s); "
-              f"vinf.fit {fit_ms:.2f} ms/step (compile {fit_compile:.1f} s); ratio {fit_ms / floor_ms:.2f}")
+        trains = {
+            "floor": hand_fused_floor(target, args.flows, batch, 500),
+            "fit": vinf_fit(target, "planar", args.flows, batch, 500, args.chunks),
+            "radial_fit": vinf_fit(target, "radial", args.flows, batch, 500, args.chunks),
+        }
+        compile_seconds = {name: compiled(train, CHUNK) for name, train in trains.items()}
+        ms = interleaved(trains, args.steps, args.rounds)
+        row = dict(batch=r, **{f"{name}_ms": float(np.median(t)) for name, t in ms.items()},
+                   ratio=float(np.median(ms["fit"] / ms["floor"])),
+                   radial_over_planar=float(np.median(ms["radial_fit"] / ms["fit"])),
+                   **{f"{name}_compile_s": s for name, s in compile_seconds.items()})
+        rows.append(row)
+        print(f"R={r}: hand-fused floor {row['floor_ms']:.2f} ms/step; vinf.fit planar {row['fit_ms']:.2f} ms/step "
+              f"(x{row['ratio']:.2f} the floor); radial {row['radial_fit_ms']:.2f} ms/step "
+              f"(x{row['radial_over_planar']:.2f} planar); medians of {args.rounds} rounds", flush=True)
     result = dict(target="eight_schools non-centered", num_flows=args.flows, sample_size=500, steps=args.steps,
+                  rounds=args.rounds, sample_chunks=args.chunks,
                   machine=f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads",
                   rows=rows)
     if args.naive:
-        naive_compile, naive_ms = timed(naive_chain(target, args.flows, 500), min(args.steps, 300), 5)
+        naive = naive_chain(target, args.flows, 500)
+        compiled(naive, 5)
+        naive_ms = float(np.median(interleaved({"naive": naive}, min(args.steps, 300), 1)["naive"]))
         result["naive_chain_ms"] = naive_ms
         print(f"naive tfb.Chain of {args.flows} Planar bijectors, tf.function without XLA: {naive_ms:.2f} ms/step; "
               f"vinf.fit (R=1) is {naive_ms / rows[0]['fit_ms']:.1f}x faster")

@@ -103,7 +103,7 @@ def _comparison(run, fid, key, centered, num_schools, title, idata):
         high = np.quantile(np.r_[draws, ref], 0.995)
         low = 0.0 if label == "τ" else np.quantile(np.r_[draws, ref], 0.005)
         grid = np.linspace(low, high, 300)
-        ax.hist(draws, bins=60, range=(low, high), density=True, color=PALETTE["advi" if "ADVI" in title else "planar"], alpha=0.45, label="q")
+        ax.hist(draws, bins=60, range=(low, high), density=True, color=PALETTE["mean_field" if "ADVI" in title else "planar"], alpha=0.45, label="q")
         ax.plot(grid, stats.gaussian_kde(ref)(grid), color=PALETTE["mcmc"], label="NUTS (KDE)")
         ax.set(xlabel=label, ylabel="density" if i == 0 else None)
         ax.legend(fontsize=8)

@@ -56,7 +56,7 @@ def fig2_family_restriction(run, res):
     fig.set_size_inches(6.4, 4.0)
     ax.fill_between(z, p, color=PALETTE["target"], alpha=0.15)
     ax.plot(z, p, color=PALETTE["target"], lw=2, label="posterior p(z|x) (bimodal)")
-    ax.plot(z, stats.norm(mean, sd).pdf(z), color=PALETTE["advi"], lw=2,
+    ax.plot(z, stats.norm(mean, sd).pdf(z), color=PALETTE["mean_field"], lw=2,
             label=f"best Gaussian q by ADVI: N({mean:.2f}, {sd:.2f}²), KL(q‖p) = {res['kl']:.3f}")
     ax.plot(z, stats.norm(mm["mean"], mm["sd"]).pdf(z), color="0.35", lw=1.5, ls="--",
             label=f"moment-matched Gaussian: N({mm['mean']:.2f}, {mm['sd']:.2f}²)")
@@ -70,7 +70,7 @@ def fig3_mean_field_compactness(run, res):
     loc, cov = np.asarray(res["loc"]), np.asarray(res["cov"])
     fig, axes = figure(1, 2, size=4.2, sharex=True, sharey=True)
     for ax, name, colour, title in (
-        (axes[0, 0], "mean_field", PALETTE["advi"], "mean field q(z₁)q(z₂)"),
+        (axes[0, 0], "mean_field", PALETTE["mean_field"], "mean field q(z₁)q(z₂)"),
         (axes[0, 1], "full_rank", FULL_RANK, "full-rank Gaussian q"),
     ):
         fit = res[name]
@@ -130,7 +130,7 @@ def fig6_cavi_clustering(run, res, x):
     ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set(xlabel="x₁", ylabel="x₂", aspect="equal", title="assignment c_n = argmax_k r_nk and predictive density")
     trace = np.asarray(res["elbo"])
-    axes[0, 1].plot(np.arange(1, trace.size + 1), trace, marker="o", ms=3, color=PALETTE["advi"])
+    axes[0, 1].plot(np.arange(1, trace.size + 1), trace, marker="o", ms=3, color=PALETTE["mean_field"])
     axes[0, 1].set(xlabel="CAVI iteration", ylabel="ELBO (PRML 10.70)",
                    title=f"ELBO, never decreasing: {res['num_iterations']} iterations")
     fig.suptitle(f"Fig. 6: variational Gaussian mixture by CAVI ({res['seconds'] * 1e3:.0f} ms)")
@@ -153,7 +153,7 @@ def _mixture_background(ax, res, pad=2.0):
     return handles
 
 
-END_STATES = {1: ("bottom", PALETTE["advi"]), None: ("between", "black"), 0: ("top", FULL_RANK)}
+END_STATES = {1: ("bottom", PALETTE["mean_field"]), None: ("between", "black"), 0: ("top", FULL_RANK)}
 
 
 def _end_states(res):
@@ -170,8 +170,8 @@ def fig7_advi_on_mixture(run, res):
     best = res["best_run"]
     ax = axes[0, 0]
     handles = _mixture_background(ax, res)
-    _ellipses(ax, res["mean"][best], res["cov"][best], PALETTE["advi"], lw=2)
-    handles.append(_key(PALETTE["advi"], f"mean-field q (1, 2, 3 sd), ELBO = {res['elbo'][best]:.3f}", lw=2))
+    _ellipses(ax, res["mean"][best], res["cov"][best], PALETTE["mean_field"], lw=2)
+    handles.append(_key(PALETTE["mean_field"], f"mean-field q (1, 2, 3 sd), ELBO = {res['elbo'][best]:.3f}", lw=2))
     ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set_title("best of the starts (highest ELBO)")
     ax = axes[0, 1]
