@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from vinf import _checks
 from vinf import khat as khat_estimators
-from vinf.targets import log_density
+from vinf.targets import Target, log_density
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # arviz announces its refactor on import
@@ -176,8 +176,6 @@ _IDATA_STREAM = 1_000_003  # the draws of to_inference_data, apart from log_weig
 
 
 def _as_target(target, q):
-    from vinf.targets import Target
-
     if isinstance(target, Target):
         return target
     size = q.event_shape[-1] if q.event_shape.rank == 1 else None

@@ -3,7 +3,7 @@
 Each step draws ``S`` samples ``z_K ~ q`` with their log-density (eq. 59),
 estimates ``-ELBO = mean(log q(z) - log p(z))`` and takes an Adam step
 (Kingma & Ba 2014). Steps run in chunks inside one XLA-compiled ``tf.while_loop``
-so the per-step cost is the arithmetic, not Python or TFP dispatch. 
+so the per-step cost is the arithmetic, not Python or TFP dispatch.
 As in the thesis, the best parameters seen are kept and restored at the end, but
 "best" is judged by default on an exponential moving average of the loss
 (``CHECKPOINT_DECAY``, about a 50-step window), not on single-step estimates:
