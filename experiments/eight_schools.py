@@ -60,6 +60,15 @@ THESIS = {
 
 METHOD_LABELS = {"mean_field": "ADVI", "planar": "planar", "radial": "radial"}  # the tables name them as the thesis
 
+# Our departures from the study, each a switch (issue 13): a variant names the
+# surrogate's and the fit's options that differ from our defaults.
+VARIANTS = {
+    "default": dict(surrogate={}, fit={}),
+    "thesis_init": dict(surrogate=dict(w_scale=1e-2), fit={}),  # planar w at sd 1e-2 (thesis section V)
+    "thesis_checkpoint": dict(surrogate={}, fit=dict(checkpoint="lowest")),  # the best single-step loss
+    "thesis_all": dict(surrogate=dict(w_scale=1e-2), fit=dict(checkpoint="lowest")),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
@@ -71,12 +80,14 @@ class Spec:
     num_schools: int
     num_flows: int  # 0 for mean field
     thesis_compat: bool
+    variant: str = "default"  # a key of VARIANTS
 
     @property
     def key(self):
         param = "c" if self.centered else "nc"
         target = "thesis" if self.thesis_compat else "true"
-        return f"{self.table}-{self.method}-{param}-J{self.num_schools}-K{self.num_flows}-{target}"
+        tail = "" if self.variant == "default" else f"-{self.variant}"
+        return f"{self.table}-{self.method}-{param}-J{self.num_schools}-K{self.num_flows}-{target}{tail}"
 
     def target(self):
         import vinf
@@ -86,8 +97,12 @@ class Spec:
     def surrogate(self, num_runs, seed):
         import vinf
 
-        flows = dict(num_flows=self.num_flows) if self.num_flows else {}
-        return vinf.surrogates.get(self.method, self.num_schools + 2, seed=seed, batch_shape=[num_runs], **flows)
+        options = dict(num_flows=self.num_flows) if self.num_flows else {}
+        options.update(VARIANTS[self.variant]["surrogate"])
+        return vinf.surrogates.get(self.method, self.num_schools + 2, seed=seed, batch_shape=[num_runs], **options)
+
+    def fit_options(self):
+        return VARIANTS[self.variant]["fit"]
 
 
 def table_specs(scale):
@@ -121,7 +136,8 @@ class Group:
     @property
     def key(self):
         first = self.specs[0]
-        return f"{first.table}-{first.method}-J{first.num_schools}-K{first.num_flows}"
+        tail = "" if first.variant == "default" else f"-{first.variant}"
+        return f"{first.table}-{first.method}-J{first.num_schools}-K{first.num_flows}{tail}"
 
     @property
     def variants(self):
@@ -141,10 +157,10 @@ def _effective_compat(spec):
 
 
 def groups(specs):
-    """The specs grouped by (table, method, schools, depth), in first-seen order."""
+    """The specs grouped by (table, method, schools, depth, variant), in first-seen order."""
     by_key = {}
     for spec in specs:
-        by_key.setdefault((spec.table, spec.method, spec.num_schools, spec.num_flows), []).append(spec)
+        by_key.setdefault((spec.table, spec.method, spec.num_schools, spec.num_flows, spec.variant), []).append(spec)
     return [Group(tuple(members)) for members in by_key.values()]
 
 
@@ -164,7 +180,7 @@ def train_group(group, scale, base_seed):
         q = first.surrogate(runs * len(targets), seed + attempt)
         try:
             fit = vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=500,
-                           learning_rate=1e-2, seed=seed + attempt, progress=False)
+                           learning_rate=1e-2, seed=seed + attempt, progress=False, **first.fit_options())
             break
         except FloatingPointError:
             if attempt == 1:
@@ -173,8 +189,9 @@ def train_group(group, scale, base_seed):
     scores = vinf.diagnostics.evaluate_runs(target.log_prob, q, scale.num_sets, scale.num_draws, seed=seed)
     evaluate_seconds = time.perf_counter() - started
     z, log_q = q.experimental_sample_and_log_prob(scale.num_draws, seed=(seed, 7))
+    log_p = target.log_prob(z).numpy()
     z, log_q = z.numpy(), log_q.numpy()
-    rows, draws = [], {}
+    rows, draws = [], {f"trace_{group.key}.npz": dict(loss=fit.loss.astype(np.float32), best_step=fit.best_step)}
     for spec in group.specs:
         v = group.variants.index((spec.centered, _effective_compat(spec)))
         members = slice(v * runs, (v + 1) * runs)
@@ -193,6 +210,8 @@ def train_group(group, scale, base_seed):
             khat_thesis_runs=own.khat_thesis.tolist(),
             elbo_runs=own.elbo.tolist(),
             best_run=best,
+            best_steps=fit.best_step[members].tolist(),
+            posterior=posterior_summary(targets[v], z[:, members], log_p[:, members] - log_q[:, members]),
             retried=attempt > 0,
             group=group.key,
             group_train_seconds=fit.seconds,
@@ -201,6 +220,34 @@ def train_group(group, scale, base_seed):
                 ("khat_mean", "khat_std", "elbo_mean", "elbo_std"), thesis)),
         ))
     return Outcome(rows=tuple(rows), arrays=draws)
+
+
+SUMMARISED = ("mu", "tau", "log_tau", "theta_1")  # the posterior summaries of every row
+
+
+def _summarised(target, z):
+    """The quantities ``SUMMARISED`` at points ``z [..., dim]``."""
+    values = target.constrain(z)
+    return dict(mu=values["mu"], tau=values["tau"], log_tau=np.log(values["tau"]), theta_1=values["theta"][..., 0])
+
+
+def posterior_summary(target, z, log_weights):
+    """Posterior mean and sd of ``SUMMARISED`` from draws ``z [S, R, dim]`` of R trainings, averaged over trainings:
+    raw (``mean``, ``sd``) and with PSIS-smoothed importance weights (``mean_weighted``, ``sd_weighted``)."""
+    import arviz as az
+
+    smoothed, _ = az.psislw(np.moveaxis(log_weights, 0, -1).astype(np.float64))  # [R, S], normalised
+    weights = np.exp(np.moveaxis(smoothed, -1, 0))
+    out = {}
+    for name, x in _summarised(target, z.astype(np.float64)).items():
+        mean_w = np.sum(weights * x, axis=0)
+        out[name] = dict(
+            mean=float(np.mean(x.mean(axis=0))),
+            sd=float(np.mean(x.std(axis=0))),
+            mean_weighted=float(np.mean(mean_w)),
+            sd_weighted=float(np.mean(np.sqrt(np.sum(weights * (x - mean_w) ** 2, axis=0)))),
+        )
+    return out
 
 
 NUTS_SCHOOLS = (8, 2, 1)  # the posteriors the figures compare against
@@ -212,22 +259,21 @@ def _nuts_file(num_schools):
 
 
 def sample_nuts(num_schools, scale, seed):
-    """A job: NUTS on the non-centered true model (eq. 100); its draws ``[chain, draw, ...]`` and divergences."""
+    """A job: NUTS on the non-centered true model (eq. 100) until it converges (``vinf.mcmc.eight_schools_reference``);
+    its draws ``[chain, draw, ...]``, divergences and diagnostics."""
     import vinf
 
-    idata = vinf.mcmc.eight_schools_nuts(
-        centered=False, num_schools=num_schools, draws=scale.nuts_draws, tune=scale.nuts_tune,
-        chains=2, seed=seed,
-    )
+    idata, diagnostics = vinf.mcmc.eight_schools_reference(num_schools, draws=scale.nuts_draws,
+                                                           tune=scale.nuts_tune, seed=seed)
     arrays = {name: idata.posterior[name].values for name in NUTS_POSTERIOR}
     arrays["diverging"] = idata.sample_stats["diverging"].values
-    return Outcome(arrays={_nuts_file(num_schools): arrays})
+    return Outcome(arrays={_nuts_file(num_schools): arrays}, extra={f"nuts_diagnostics_J{num_schools}": diagnostics})
 
 
 def jobs(scale, specs, seed):
     """Every group's training, and the NUTS baselines (cost: about the seconds each takes, divided by 0.2)."""
     trainings = [Job(group.key, train_group, (group, scale, seed), cost=group.cost()) for group in groups(specs)]
-    nuts = [Job(f"nuts-J{j}", sample_nuts, (j, scale, seed), cost=j * (scale.nuts_draws + scale.nuts_tune) / 500)
+    nuts = [Job(f"nuts-J{j}", sample_nuts, (j, scale, seed), cost=j * (scale.nuts_draws + scale.nuts_tune) / 250)
             for j in NUTS_SCHOOLS]
     return trainings + nuts
 

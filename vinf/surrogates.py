@@ -123,13 +123,14 @@ def full_rank(dim, seed=0, batch_shape=(), dtype=tf.float32):
 
 
 @register("planar")
-def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32):
+def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32, w_scale=None):
     """Diagonal Gaussian ``q_0`` pushed through ``num_flows`` planar layers (eqs. 59-64).
 
     The layers' parameters are stacked in three variables, ``u`` and ``w`` of shape
     ``[*batch_shape, K, dim]`` and ``b`` of shape ``[*batch_shape, K]``.
 
-    ``w`` starts at sd ``1/sqrt(dim)`` (so ``|w|`` is near 1), not the thesis's 1e-2.
+    ``w`` starts at sd ``w_scale``, by default ``1/sqrt(dim)`` (so ``|w|`` is near 1),
+    not the thesis's 1e-2 (``w_scale=1e-2`` restores it).
     The correction of eq. 64, ``u_hat = u + (m(w'u) - w'u) w / |w|^2``, grows as
     ``1/|w|``: from ``|w|`` ~ 1e-2 Adam can push a layer's ``|w|`` towards zero and
     ``u_hat`` past 100, and the draws overflow. On the one-school eight-schools
@@ -141,7 +142,8 @@ def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32):
     dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype, num_flows=num_flows)
     base = _diagonal_gaussian(dim, batch_shape, init, "q0")
     u = tf.Variable(init(batch_shape + (num_flows, dim)), name="planar_u")
-    w = tf.Variable(init(batch_shape + (num_flows, dim), scale=dim**-0.5), name="planar_w")
+    w_scale = dim**-0.5 if w_scale is None else _checks.positive_real(w_scale, "w_scale")
+    w = tf.Variable(init(batch_shape + (num_flows, dim), scale=w_scale), name="planar_w")
     b = tf.Variable(init(batch_shape + (num_flows,)), name="planar_b")
     return tfd.TransformedDistribution(base, PlanarStack(u, w, b), name="planar")
 
