@@ -18,7 +18,8 @@ from experiments._common import (FIGURES, TIMINGS, add_executor_flags, add_scale
                                  executor_options, machine_description)
 from experiments._files import update_json
 
-EXPERIMENTS = ("mean_field", "flow_geometry", "toy_targets", "eight_schools")
+EXPERIMENTS = ("mean_field", "flow_geometry", "toy_targets", "eight_schools")  # the reproduction
+FURTHER = ("ablations", "beyond")  # built on eight_schools, each its own command, timed apart
 
 
 def parse_args(argv=None):

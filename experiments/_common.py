@@ -142,6 +142,7 @@ class Run:
         self._results = saved
         # A run that starts from saved results times only what was left to do.
         self.resumed = bool(saved["rows"] or saved["extra"])
+        self.computed = False  # whether any job ran: a rerun that only redraws keeps the recorded time
         self._started = time.perf_counter()
 
     def __enter__(self):
@@ -194,6 +195,7 @@ class Run:
         todo = [job for job in jobs if not self.done(job)]
         if not todo:
             return
+        self.computed = True
         if self.pool is None:
             self.pool = self._stack.enter_context(_runner.executor(**self._executor))
         _runner.run_jobs(todo, self.pool, self.store, f"{self.name}: {desc}")
@@ -246,12 +248,15 @@ class Run:
     def finish(self):
         """Record this experiment's wall time in ``figures/timings.json`` (full runs into figures/ only).
 
+        A rerun that computed nothing (every job saved: it only redrew the
+        figures and report) keeps the time of the run that computed them.
+
         The time goes under ``experiments``, and the experiment under ``partial``:
         timed after the ``total_seconds`` of the last full ``python -m
         experiments``, which only that command writes (and then clears ``partial``).
         """
         seconds = time.perf_counter() - self._started
-        if self.registers:
+        if self.registers and (self.computed or not self.resumed):
 
             def update(timings):
                 timings.setdefault("experiments", {})[self.name] = round(seconds, 1)

@@ -19,6 +19,7 @@ import zlib
 
 import numpy as np
 
+from experiments import _study, agreement
 from experiments._common import Experiment
 from experiments._runner import Job, Outcome
 
@@ -63,11 +64,17 @@ METHOD_LABELS = {"mean_field": "ADVI", "planar": "planar", "radial": "radial"}  
 # Our departures from the study, each a switch (issue 13): a variant names the
 # surrogate's and the fit's options that differ from our defaults.
 VARIANTS = {
-    "default": dict(surrogate={}, fit={}),
-    "thesis_init": dict(surrogate=dict(w_scale=1e-2), fit={}),  # planar w at sd 1e-2 (thesis section V)
-    "thesis_checkpoint": dict(surrogate={}, fit=dict(checkpoint="lowest")),  # the best single-step loss
-    "thesis_all": dict(surrogate=dict(w_scale=1e-2), fit=dict(checkpoint="lowest")),
+    **_study.VARIANTS,  # "default" and the study's choices: thesis_init, thesis_checkpoint, thesis_all
+    # Beyond the study (python -m experiments.beyond):
+    "leaky_relu": dict(surrogate=dict(activation="leaky_relu"), fit={}),  # planar h = leaky ReLU, not tanh
+    "lr_3e-3": dict(surrogate={}, fit=dict(learning_rate=3e-3)),
+    "stl": dict(surrogate={}, fit=dict(gradient="stl")),  # sticking the landing (Roeder et al. 2017)
+    # Neural flows: two hidden layers of 32; at 1e-2 an IAF's loss turned non-finite within 50 steps, so 1e-3.
+    # Their small matrix products run faster uncompiled (IAF, RealNVP), the spline's many small ops compiled.
+    "net32": dict(surrogate=dict(hidden_units=(32, 32)), fit=dict(learning_rate=1e-3, jit_compile=False)),
+    "net32_xla": dict(surrogate=dict(hidden_units=(32, 32)), fit=dict(learning_rate=1e-3)),
 }
+LEARNING_RATE = 1e-2  # the thesis's (section VI.B), unless a variant says otherwise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,10 +153,13 @@ class Group:
 
     def cost(self):
         """A relative estimate of the training time, to start the longest groups first
-        (a radial layer costs about 1.6 planar ones, measured)."""
+        (``LAYER_COST``: a layer's cost in planar layers, measured roughly)."""
         first = self.specs[0]
-        per_layer = 1.6 if first.method == "radial" else 1.0
+        per_layer = LAYER_COST.get(first.method, 1.0)
         return len(self.variants) * max(first.num_flows, 2) * (first.num_schools + 2) * per_layer
+
+
+LAYER_COST = {"radial": 1.6, "full_rank": 1.5, "iaf": 30.0, "realnvp": 20.0, "spline": 80.0}
 
 
 def _effective_compat(spec):
@@ -168,23 +178,31 @@ def _seed(base, key):
     return (base * 1_000_003 + zlib.crc32(key.encode())) % 2**31
 
 
-def train_group(group, scale, base_seed):
-    """A job: train and score a group's rows by the section VI.B protocol; each row's best training's draws."""
+def train_group(group, scale, base_seed, gradient_norms=False):
+    """A job: train and score a group's rows by the section VI.B protocol; each row's best training's draws.
+
+    With ``gradient_norms`` (planar or radial), each row also carries the norm of
+    every layer's share of the gradient, averaged over its trainings, before the
+    first step and at the checkpoint (``vinf.diagnostics.layer_gradient_norms``).
+    """
     import vinf
 
     first, runs = group.specs[0], scale.num_runs
     targets = [vinf.targets.eight_schools(centered, first.num_schools, compat) for centered, compat in group.variants]
     target = vinf.targets.side_by_side(targets, runs)
     seed = _seed(base_seed, group.key)
+    options = {"learning_rate": LEARNING_RATE, **first.fit_options()}
     for attempt in range(2):  # one retry with a new seed if a training diverges
         q = first.surrogate(runs * len(targets), seed + attempt)
+        norms_before = vinf.diagnostics.layer_gradient_norms(target.log_prob, q, seed=seed) if gradient_norms else None
         try:
             fit = vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=500,
-                           learning_rate=1e-2, seed=seed + attempt, progress=False, **first.fit_options())
+                           seed=seed + attempt, progress=False, **options)
             break
         except FloatingPointError:
             if attempt == 1:
                 raise
+    norms_after = vinf.diagnostics.layer_gradient_norms(target.log_prob, q, seed=seed) if gradient_norms else None
     started = time.perf_counter()
     scores = vinf.diagnostics.evaluate_runs(target.log_prob, q, scale.num_sets, scale.num_draws, seed=seed)
     evaluate_seconds = time.perf_counter() - started
@@ -212,6 +230,8 @@ def train_group(group, scale, base_seed):
             best_run=best,
             best_steps=fit.best_step[members].tolist(),
             posterior=posterior_summary(targets[v], z[:, members], log_p[:, members] - log_q[:, members]),
+            **({} if norms_before is None else dict(gradient_norms=dict(
+                before=norms_before[members].mean(axis=0).tolist(), after=norms_after[members].mean(axis=0).tolist()))),
             retried=attempt > 0,
             group=group.key,
             group_train_seconds=fit.seconds,
@@ -270,12 +290,32 @@ def sample_nuts(num_schools, scale, seed):
     return Outcome(arrays={_nuts_file(num_schools): arrays}, extra={f"nuts_diagnostics_J{num_schools}": diagnostics})
 
 
+def training_jobs(scale, specs, seed, gradient_norms=False):
+    """One job per group of rows (cost: relative training time, to start the longest first)."""
+    return [Job(group.key, train_group, (group, scale, seed, gradient_norms), cost=group.cost())
+            for group in groups(specs)]
+
+
 def jobs(scale, specs, seed):
     """Every group's training, and the NUTS baselines (cost: about the seconds each takes, divided by 0.2)."""
-    trainings = [Job(group.key, train_group, (group, scale, seed), cost=group.cost()) for group in groups(specs)]
     nuts = [Job(f"nuts-J{j}", sample_nuts, (j, scale, seed), cost=j * (scale.nuts_draws + scale.nuts_tune) / 250)
             for j in NUTS_SCHOOLS]
-    return trainings + nuts
+    return training_jobs(scale, specs, seed) + nuts
+
+
+def reference_results(run):
+    """The eight-schools rows (by key) and draws folder of the same scale and seed, which the ablations and
+    beyond-the-study experiments build on; exits naming the command to run first if there are none."""
+    from experiments._common import FIGURES, REPO
+    from experiments._files import read_json
+
+    folder = (REPO / "runs" / "quick" / NAME) if run.quick else (FIGURES / NAME)
+    saved = read_json(folder / "results.json")
+    command = f"python -m experiments.eight_schools{' --quick' if run.quick else ''} --seed {run.seed}"
+    if saved is None or saved.get("seed") != run.seed or saved.get("quick") != run.quick:
+        raise SystemExit(f"{run.name} builds on the eight-schools results of the same scale and seed: run "
+                         f"`{command}` first ({folder / 'results.json'} has {'none' if saved is None else 'others'})")
+    return {r["key"]: r for r in saved["rows"]}, folder / "draws"
 
 
 def load_nuts(run):
@@ -298,24 +338,28 @@ def _fmt(mean, sd):
     return f"{mean:.2f} ± {sd:.3f}"
 
 
-def table_markdown(rows, table):
-    """One thesis table, both targets side by side, with log Z and the thesis's values."""
+def table_markdown(rows, table, judge=True):
+    """One thesis table, both targets side by side: k-hat by both estimators, the ELBO, log Z, the thesis's
+    values and (when ``judge``: not at quick scale) the z of ours against them (``experiments.agreement``)."""
+    z = lambda r, q: agreement.format_z(agreement.z_thesis(r, q)) if judge else ""  # noqa: E731
     rows = sorted(
         (r for r in rows if r["table"] == table),
         key=lambda r: (not r["thesis_compat"], r["method"], r["num_flows"], not r["centered"]),
     )
-    head = ("| target | method | centered | K | k̂ (ours) | ELBO (ours) | log Z | ELBO gap "
-            "| k̂ (thesis) | ELBO (thesis) |")
-    lines = [head, "|" + " --- |" * 10]
+    head = ("| target | method | centered | K | k̂ 2015 PSIS | k̂ ArviZ | ELBO | log Z | gap "
+            "| k̂ thesis | ELBO thesis | z k̂ | z ELBO |")
+    lines = [head, "|" + " --- |" * 13]
     for r in rows:
         thesis = r.get("thesis")
         lines.append(
             f"| {'thesis' if r['thesis_compat'] else 'true model'} | {METHOD_LABELS[r['method']]} "
             f"| {'yes' if r['centered'] else 'no'} | {r['num_flows'] or '–'} "
-            f"| {_fmt(r['khat_mean'], r['khat_std'])} | {_fmt(r['elbo_mean'], r['elbo_std'])} "
+            f"| {_fmt(r['khat_thesis_mean'], r['khat_thesis_std'])} | {_fmt(r['khat_mean'], r['khat_std'])} "
+            f"| {_fmt(r['elbo_mean'], r['elbo_std'])} "
             f"| {r['log_evidence']:.2f} | {r['log_evidence'] - r['elbo_mean']:.2f} "
             f"| {_fmt(thesis['khat_mean'], thesis['khat_std']) if thesis else ''} "
-            f"| {_fmt(thesis['elbo_mean'], thesis['elbo_std']) if thesis else ''} |"
+            f"| {_fmt(thesis['elbo_mean'], thesis['elbo_std']) if thesis else ''} "
+            f"| {z(r, 'khat')} | {z(r, 'elbo')} |"
         )
     return "\n".join(lines)
 
@@ -323,7 +367,7 @@ def table_markdown(rows, table):
 def headline_markdown(rows):
     """The study's reported rows of Tables II-IV: ours beside the thesis's on its target, and on the true model."""
     by_key = {r["key"]: r for r in rows}
-    head = ("| table | method | centered | k̂ ours | k̂ thesis | ELBO ours | ELBO thesis | log Z "
+    head = ("| table | method | centered | k̂ ours (2015 PSIS) | k̂ thesis | ELBO ours | ELBO thesis | log Z "
             "| k̂ true model | ELBO true model | log p(y) |")
     lines = [head, "|" + " --- |" * 11]
     for r in rows:
@@ -335,9 +379,9 @@ def headline_markdown(rows):
         label += ", one school" if r["num_schools"] == 1 else ""
         lines.append(
             f"| {r['table']} | {label} | {'yes' if r['centered'] else 'no'} "
-            f"| {_fmt(r['khat_mean'], r['khat_std'])} | {_fmt(t['khat_mean'], t['khat_std'])} "
+            f"| {_fmt(r['khat_thesis_mean'], r['khat_thesis_std'])} | {_fmt(t['khat_mean'], t['khat_std'])} "
             f"| {_fmt(r['elbo_mean'], r['elbo_std'])} | {_fmt(t['elbo_mean'], t['elbo_std'])} | {r['log_evidence']:.2f} "
-            f"| {_fmt(true['khat_mean'], true['khat_std'])} | {_fmt(true['elbo_mean'], true['elbo_std'])} "
+            f"| {_fmt(true['khat_thesis_mean'], true['khat_thesis_std'])} | {_fmt(true['elbo_mean'], true['elbo_std'])} "
             f"| {true['log_evidence']:.2f} |"
         )
     return "\n".join(lines)
@@ -362,6 +406,7 @@ TABLE_TITLES = {
 def work(run):
     """Train what is not saved yet, then write Tables I-V, Figures 37-48 and the report."""
     from experiments import eight_schools_figures as figures
+    from experiments import eight_schools_report as report
 
     scale = run.scale
     specs = table_specs(scale)
@@ -370,10 +415,12 @@ def work(run):
     run.run_jobs(jobs(scale, specs, run.seed), "trainings and NUTS")
     rows = [run.cached_row(s.key) for s in specs]
     for table, title in TABLE_TITLES.items():
-        run.save_table(f"**{title}**\n\n" + table_markdown(rows, table), f"table{table}.md", [f"table{table}"])
+        run.save_table(f"**{title}**\n\n" + table_markdown(rows, table, judge=not run.quick), f"table{table}.md",
+                       [f"table{table}"])
     posteriors = load_nuts(run)
+    diagnostics = {j: run.cached_extra(f"nuts_diagnostics_J{j}") for j in NUTS_SCHOOLS}
     figures.make_all(run, scale, specs, rows, posteriors)
-    figures.write_report(run, rows, posteriors)
+    report.write_report(run, rows, posteriors, {j: d for j, d in diagnostics.items() if d is not None})
     run.write_text("headline.md", headline_markdown(rows) + "\n")
 
 

@@ -26,9 +26,9 @@ def _key(table, method, centered, num_schools, num_flows, compat=False):
     return Spec(table, method, centered, num_schools, num_flows, compat).key
 
 
-def load_draws(run, key, centered, num_schools):
+def load_draws(folder, key, centered, num_schools):
     """The best training's draws as ``theta [N, J]``, ``mu``, ``log_tau``, ``log_q``."""
-    data = np.load(run.draws / f"{key}.npz")
+    data = np.load(folder / f"{key}.npz")
     z = data["z"].astype(np.float64)
     latent, mu, log_tau = z[:, :num_schools], z[:, num_schools], z[:, num_schools + 1]
     theta = latent if centered else mu[:, None] + np.exp(log_tau)[:, None] * latent
@@ -39,6 +39,23 @@ def _posterior(idata, name):
     return idata.posterior[name].values.reshape(-1, *idata.posterior[name].shape[2:])
 
 
+WINDOW_MASS = 0.999  # the (log tau, theta_1) panels show this central mass of q's and NUTS's draws together
+
+
+def window(*samples, mass=WINDOW_MASS):
+    """``(low, high)`` holding the central ``mass`` of the pooled samples, with a 5 % margin."""
+    pooled = np.concatenate([np.ravel(x) for x in samples])
+    low, high = np.quantile(pooled, [(1 - mass) / 2, (1 + mass) / 2])
+    pad = 0.05 * (high - low)
+    return low - pad, high + pad
+
+
+def outside(x, limits):
+    """The fraction of ``x`` outside ``limits``."""
+    x = np.ravel(x)
+    return float(np.mean((x < limits[0]) | (x > limits[1])))
+
+
 def fig37_joint_contours(run):
     """The one-school joint in (log tau, theta_1) at mu = 0 and mu = 5 (eq. 96 with J = 1)."""
     target = vinf.targets.eight_schools(centered=True, num_schools=1)
@@ -47,9 +64,11 @@ def fig37_joint_contours(run):
     for ax, mu in zip(axes[0], (0.0, 5.0)):
         points = np.stack([theta.ravel(), np.full(theta.size, mu), log_tau.ravel()], axis=-1)
         density = np.exp(target.log_prob_numpy(points)).reshape(theta.shape)
-        ax.contourf(log_tau, theta, density, levels=14, cmap="Reds")
+        filled = ax.contourf(log_tau, theta, density, levels=14, cmap="Reds")
+        fig.colorbar(filled, ax=ax, label="p(y₁, θ₁, μ, log τ)")
         ax.set(title=f"μ = {mu:g}", xlabel="log τ", ylabel="θ₁")
     fig.suptitle("Fig. 37: joint p(y₁, θ₁, μ, log τ) of the first school, μ fixed")
+    fig.tight_layout()
     run.save_figure(fig, "fig37_joint_contours.png", ["fig37"])
 
 
@@ -71,7 +90,7 @@ def fig38_39_nuts_pairs(run, idata):
 def fig40_hyperparameters(run, idata):
     mu, tau = _posterior(idata, "mu"), _posterior(idata, "tau")
     fig, axes = figure(1, 2, size=4.2)
-    grid_mu, grid_tau = np.linspace(-20, 25, 400), np.linspace(0.01, 30, 400)
+    grid_mu, grid_tau = np.linspace(*window(mu), 400), np.linspace(0.01, window(tau)[1], 400)
     for ax, draws, grid, prior, label in (
         (axes[0, 0], mu, grid_mu, stats.norm(0, 5).pdf(grid_mu), "μ"),
         (axes[0, 1], tau, grid_tau, stats.halfcauchy(scale=5).pdf(grid_tau), "τ"),
@@ -89,14 +108,14 @@ def _comparison(run, fid, key, centered, num_schools, title, idata):
     """Top: (log tau, theta_1) of q coloured by log q over NUTS; bottom: marginals of theta_1, mu, tau."""
     import matplotlib.pyplot as plt
 
-    theta, mu, log_tau, log_q = load_draws(run, key, centered, num_schools)
+    theta, mu, log_tau, log_q = load_draws(run.draws, key, centered, num_schools)
     ref_theta, ref_mu, ref_tau = _posterior(idata, "theta")[:, 0], _posterior(idata, "mu"), _posterior(idata, "tau")
     fig = plt.figure(figsize=(11, 7.5))
     top = fig.add_subplot(2, 1, 1)
     top.scatter(np.log(ref_tau), ref_theta, s=2, color="0.7", alpha=0.4, label="NUTS", rasterized=True)
     points = top.scatter(log_tau, theta[:, 0], c=log_q, s=3, cmap="viridis", label="q (colour: log q)", rasterized=True)
     fig.colorbar(points, ax=top, label="log q(z)")
-    top.set(xlabel="log τ", ylabel="θ₁", xlim=(-6, 4), ylim=(-25, 50))
+    top.set(xlabel="log τ", ylabel="θ₁", xlim=window(log_tau, np.log(ref_tau)), ylim=window(theta[:, 0], ref_theta))
     top.legend(loc="upper left", fontsize=8, markerscale=4)
     for i, (draws, ref, label) in enumerate(((theta[:, 0], ref_theta, "θ₁"), (mu, ref_mu, "μ"), (np.exp(log_tau), ref_tau, "τ"))):
         ax = fig.add_subplot(2, 3, 4 + i)
@@ -112,52 +131,154 @@ def _comparison(run, fid, key, centered, num_schools, title, idata):
     run.save_figure(fig, f"{fid}_{title.replace(', ', '_').replace(' ', '_')}.png", [fid])
 
 
+def _depth_rows(rows, method, compat):
+    return sorted((r for r in rows if r["table"] == "V" and r["method"] == method and r["thesis_compat"] == compat
+                   and r.get("variant", "default") == "default"), key=lambda r: r["num_flows"])
+
+
 def fig47_depth(run, rows):
-    """k-hat and the ELBO against K (Table V), +-1.96 sd over trainings, with the thesis's values."""
+    """k-hat (the study's estimator) and the ELBO against K (Table V), +-1.96 sd over trainings, with the thesis's."""
+    from matplotlib.lines import Line2D
+
     fig, axes = figure(1, 3, size=4.2)
     khat_ax, elbo_axes = axes[0, 0], {True: axes[0, 1], False: axes[0, 2]}
-    for compat, ls in ((True, "--"), (False, "-")):
-        name = "thesis target" if compat else "true model"
+    styles = {True: dict(ls="--", marker="s", mfc="white"), False: dict(ls="-", marker="o")}
+    for compat in (True, False):
+        name = "the study's target" if compat else "true model"
         for method in ("planar", "radial"):
-            sel = sorted((r for r in rows if r["table"] == "V" and r["method"] == method and r["thesis_compat"] == compat),
-                         key=lambda r: r["num_flows"])
+            sel = _depth_rows(rows, method, compat)
             k = [r["num_flows"] for r in sel]
-            khat_ax.errorbar(k, [r["khat_mean"] for r in sel], yerr=[1.96 * r["khat_std"] for r in sel], ls=ls,
-                             marker="o", color=PALETTE[method], capsize=3, label=f"{method}, {name}")
+            khat_ax.errorbar(k, [r["khat_thesis_mean"] for r in sel], yerr=[1.96 * r["khat_thesis_std"] for r in sel],
+                             color=PALETTE[method], capsize=3, **styles[compat])
             elbo_axes[compat].errorbar(k, [r["elbo_mean"] for r in sel], yerr=[1.96 * r["elbo_std"] for r in sel],
-                                       ls=ls, marker="o", color=PALETTE[method], capsize=3, label=method)
-            reported = [r for r in sel if r.get("thesis")]
-            if reported:
-                k = [r["num_flows"] + 2 for r in reported]  # nudged right so the bars do not hide each other
-                thesis = [r["thesis"] for r in reported]
-                for ax, name_ in ((khat_ax, "khat"), (elbo_axes[True], "elbo")):
-                    ax.errorbar(k, [t[f"{name_}_mean"] for t in thesis], yerr=[1.96 * t[f"{name_}_std"] for t in thesis],
-                                ls="none", marker="x", color="black", capsize=3, label="thesis (Table V)")
-        log_z = next(r["log_evidence"] for r in rows if r["table"] == "V" and r["thesis_compat"] == compat)
-        elbo_axes[compat].axhline(log_z, color=PALETTE["target"], lw=1.2, label="log Z (quadrature)")
-        elbo_axes[compat].set(xlabel="number of flows K", ylabel="ELBO", title=f"ELBO, {name}")
-        elbo_axes[compat].legend(fontsize=8)
+                                       color=PALETTE[method], capsize=3, **styles[compat])
+        reported = [r for r in _depth_rows(rows, "planar", True) if r.get("thesis")]
+        if compat and reported:
+            k = [r["num_flows"] * 1.06 for r in reported]  # nudged right so the bars do not hide each other
+            thesis = [r["thesis"] for r in reported]
+            for ax, q in ((khat_ax, "khat"), (elbo_axes[True], "elbo")):
+                ax.errorbar(k, [t[f"{q}_mean"] for t in thesis], yerr=[1.96 * t[f"{q}_std"] for t in thesis],
+                            ls="none", marker="x", color="black", capsize=3)
+        log_z = next(r["log_evidence"] for r in _depth_rows(rows, "planar", compat))
+        elbo_axes[compat].axhline(log_z, color=PALETTE["target"], lw=1.2)
+        elbo_axes[compat].set(xlabel="number of flows K", ylabel="ELBO", title=f"ELBO, {name}", xscale="log")
     khat_ax.axhline(0.5, color="0.5", lw=0.8)
     khat_ax.axhline(0.7, color="0.5", lw=0.8, ls=":")
-    khat_ax.set(xlabel="number of flows K", ylabel="k̂", title="k̂ (dashed: thesis target)")
-    khat_ax.legend(fontsize=7)
+    khat_ax.set(xlabel="number of flows K", ylabel="k̂ (2015 PSIS, the study's estimator)", title="k̂", xscale="log")
+    handles = [Line2D([], [], color=PALETTE[m], lw=2, label=m) for m in ("planar", "radial")]
+    handles += [Line2D([], [], color="0.3", label="on the study's target", **styles[True]),
+                Line2D([], [], color="0.3", label="on the true model", **styles[False]),
+                Line2D([], [], color="black", ls="none", marker="x", label="the thesis (Table V)"),
+                Line2D([], [], color=PALETTE["target"], lw=1.2, label="log Z of the panel's target (quadrature)")]
+    depths = sorted({r["num_flows"] for r in _depth_rows(rows, "planar", True)})
+    for ax in (khat_ax, *elbo_axes.values()):
+        ax.minorticks_off()
+        ax.set_xticks(depths, [str(k) for k in depths])
+    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.06))
     fig.suptitle("Fig. 47: first two schools, centered: fit against depth (bars: ±1.96 sd over trainings)")
     fig.tight_layout()
     run.save_figure(fig, "fig47_depth.png", ["fig47"])
 
 
 def fig48_depth_samples(run, depths, idata):
+    """Planar-flow draws of the best training at several depths over NUTS, with one colour scale for log q."""
+    import matplotlib.colors as mcolors
+
+    ref_theta, ref_tau = _posterior(idata, "theta")[:, 0], _posterior(idata, "tau")
+    draws = {depth: load_draws(run.draws, _key("V", "planar", True, 2, depth), True, 2) for depth in depths}
+    log_qs = np.concatenate([d[3] for d in draws.values()])
+    norm = mcolors.Normalize(*np.quantile(log_qs, [0.01, 0.99]))
+    xlim = window(np.log(ref_tau), *[d[2] for d in draws.values()])
+    ylim = window(ref_theta, *[d[0][:, 0] for d in draws.values()])
     fig, axes = figure(1, len(depths), size=3.4, sharey=True)
     axes = np.atleast_2d(axes)
-    ref_theta, ref_tau = _posterior(idata, "theta")[:, 0], _posterior(idata, "tau")
     for ax, depth in zip(axes[0], depths):
-        theta, _, log_tau, log_q = load_draws(run, _key("V", "planar", True, 2, depth), True, 2)
+        theta, _, log_tau, log_q = draws[depth]
         ax.scatter(np.log(ref_tau), ref_theta, s=2, color="0.7", alpha=0.4, rasterized=True)
-        ax.scatter(log_tau, theta[:, 0], c=log_q, s=3, cmap="viridis", rasterized=True)
-        ax.set(title=f"K = {depth}", xlabel="log τ", xlim=(-6, 4), ylim=(-25, 50))
+        points = ax.scatter(log_tau, theta[:, 0], c=log_q, s=3, cmap="viridis", norm=norm, rasterized=True)
+        ax.set(title=f"K = {depth}", xlabel="log τ", xlim=xlim, ylim=ylim)
     axes[0, 0].set_ylabel("θ₁")
-    fig.suptitle("Fig. 48: planar-flow draws (colour: log q) over NUTS (grey), two schools, true model")
+    fig.colorbar(points, ax=axes[0].tolist(), label="log q(z)", shrink=0.9)
+    fig.suptitle("Fig. 48: planar-flow draws (colour: log q) over NUTS (grey); two schools, centered, true model",
+                 y=1.04)
     run.save_figure(fig, "fig48_depth_samples.png", ["fig48"])
+
+
+def _trace_groups(run, rows):
+    """``{group: (loss [steps, members], best_step [members], rows of the group)}`` from the saved traces."""
+    out = {}
+    for group in dict.fromkeys(r["group"] for r in rows):
+        path = run.draws / f"trace_{group}.npz"
+        if path.exists():
+            with np.load(path) as data:
+                out[group] = (data["loss"], data["best_step"], [r for r in rows if r["group"] == group])
+    return out
+
+
+def traces_figure(run, rows, smoothing=200, filename="traces.png", figure_id="eight_schools_traces"):
+    """Every row's trainings: the gap log Z - ELBO, smoothed over ``smoothing`` steps, the checkpoint marked."""
+    groups = _trace_groups(run, rows)
+    if not groups:
+        return None
+    cols = 5
+    fig, axes = figure(math.ceil(len(groups) / cols), cols, size=3.0)
+    for ax in axes.ravel()[len(groups):]:
+        ax.set_visible(False)
+    colours = {(True, True): "#1f77b4", (False, True): "#ff7f0e", (True, False): "#2ca02c", (False, False): "#d62728"}
+    for ax, (group, (loss, best, members)) in zip(axes.ravel(), groups.items()):
+        variants = list(dict.fromkeys((r["centered"], r["thesis_compat"] and r["num_schools"] > 1) for r in members))
+        runs = loss.shape[1] // len(variants)
+        smoothing = max(1, min(smoothing, loss.shape[0] // 10))
+        kernel = np.ones(smoothing) / smoothing
+        steps = np.arange(smoothing - 1, loss.shape[0])
+        for m in range(loss.shape[1]):
+            variant = variants[m // runs]
+            row = next(r for r in members if (r["centered"], r["thesis_compat"] and r["num_schools"] > 1) == variant)
+            gap = np.convolve(loss[:, m] + row["log_evidence"], kernel, mode="valid")
+            ax.plot(steps, gap, lw=0.7, color=colours[variant], alpha=0.8)
+            if best[m] >= smoothing - 1:
+                ax.plot(best[m], gap[best[m] - smoothing + 1], "k|", ms=8)
+        ax.set(yscale="log", title=group, xlabel="step")
+    axes[0, 0].set_ylabel("log Z − ELBO (smoothed)")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, label=f"{'centered' if ce else 'non-centered'}, "
+                                            f"{'study target' if th else 'true model'}") for (ce, th), c in colours.items()]
+    handles.append(Line2D([], [], color="k", ls="none", marker="|", ms=8, label="checkpoint"))
+    fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"Every training's gap to log Z ({smoothing}-step moving average) and its checkpoint")
+    fig.tight_layout()
+    return run.save_figure(fig, filename, [figure_id], dpi=100)
+
+
+def khat_elbo_figure(run, rows):
+    """k-hat (the study's estimator) against the ELBO gap, per training, ours beside the thesis's rows."""
+    fig, axes = figure(1, 2, size=4.6, sharey=True)
+    markers = {"II": "o", "III": "s", "IV": "^", "V": "D"}
+    for ax, compat in zip(axes[0], (True, False)):
+        for r in rows:
+            if r["thesis_compat"] != compat or r.get("variant", "default") != "default":
+                continue
+            gap = r["log_evidence"] - np.asarray(r["elbo_runs"])
+            ax.scatter(gap, r["khat_thesis_runs"], s=14, marker=markers[r["table"]], alpha=0.6,
+                       color=PALETTE[r["method"]])
+            if r.get("thesis") and compat:
+                t = r["thesis"]
+                ax.errorbar(r["log_evidence"] - t["elbo_mean"], t["khat_mean"], xerr=t["elbo_std"],
+                            yerr=t["khat_std"], color="black", marker=markers[r["table"]], mfc="none", capsize=2)
+        ax.axhline(0.5, color="0.5", lw=0.8)
+        ax.axhline(0.7, color="0.5", lw=0.8, ls=":")
+        ax.set(xscale="log", xlabel="log Z − ELBO (nats)",
+               title="the study's target (black: the thesis)" if compat else "the true model")
+    axes[0, 0].set_ylabel("k̂ (2015 PSIS)")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=PALETTE[m], ls="none", marker="o", label=m) for m in ("mean_field", "planar", "radial")]
+    handles += [Line2D([], [], color="0.3", ls="none", marker=mk, label=f"Table {t}") for t, mk in markers.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=7, frameon=False, bbox_to_anchor=(0.5, -0.08), fontsize=8)
+    fig.suptitle("Eight schools: k̂ against the ELBO's gap to log Z, one point per training")
+    fig.tight_layout()
+    return run.save_figure(fig, "khat_vs_elbo.png", ["eight_schools_khat_elbo"])
 
 
 def make_all(run, scale, specs, rows, posteriors):
@@ -170,176 +291,5 @@ def make_all(run, scale, specs, rows, posteriors):
     fig47_depth(run, rows)
     depths = [d for d in FIG48_DEPTHS if d in scale.depths] or list(scale.depths)
     fig48_depth_samples(run, depths, posteriors[2])
-
-
-# ------------------------------------------------------------------ report
-
-
-def _agreement(row):
-    """Does our row match the thesis's within the spread of both (2 combined sd, plus rounding)?"""
-    thesis = row.get("thesis")
-    if not thesis:
-        return None
-    verdict = {}
-    for name, rounding in (("khat", 0.005), ("elbo", 0.005)):
-        spread = 2 * math.hypot(row[f"{name}_std"], thesis[f"{name}_std"]) + rounding
-        verdict[name] = abs(row[f"{name}_mean"] - thesis[f"{name}_mean"]) <= spread
-    return verdict
-
-
-def _differences(compared):
-    """Which way the rows that differ from the thesis differ, read off the numbers."""
-    elbo = [r for r, v in compared if not v["elbo"]]
-    khat = [r for r, v in compared if not v["khat"]]
-    if not elbo and not khat:
-        return ""
-    text = ""
-    if elbo:
-        higher = [r for r in elbo if r["elbo_mean"] > r["thesis"]["elbo_mean"]]
-        gaps = [r["log_evidence"] - r["thesis"]["elbo_mean"] for r in elbo]
-        ours = [r["log_evidence"] - r["elbo_mean"] for r in elbo]
-        text += (f"Of the {len(elbo)} rows whose ELBO differs, ours is the higher in {len(higher)}: the study's "
-                 f"ELBOs there lie {min(gaps):.2f} to {max(gaps):.2f} nats below its target's log Z, ours "
-                 f"{min(ours):.2f} to {max(ours):.2f}. With the same family, K, steps, S and learning rate, "
-                 "a higher ELBO that stays under log Z is a tighter fit, not an error; the study does not report "
-                 "enough (its ADVI code, its checkpoint rule) to tell which of its choices left its fits looser. ")
-    for r in khat:
-        text += (f"{r['key']}: k̂ {r['khat_mean']:.2f} against the study's {r['thesis']['khat_mean']:.2f}"
-                 f" (ELBO {r['elbo_mean']:.2f} against {r['thesis']['elbo_mean']:.2f}). ")
-    return text.strip() + "\n"
-
-
-def _nuts_summary(idata):
-    mu, tau = _posterior(idata, "mu"), _posterior(idata, "tau")
-    divergences = int(idata.sample_stats["diverging"].values.sum())
-    return f"posterior mean μ = {mu.mean():.2f}, τ = {tau.mean():.2f}; {mu.size} draws, {divergences} divergences"
-
-
-def write_report(run, rows, posteriors):
-    folder = run.out.name
-    cmd = f"`{run.command}`"
-    table_text = {t: run.path(f"table{t}.md").read_text() for t in ("I", "II", "III", "IV", "V")}
-    compared = [(r, _agreement(r)) for r in rows if _agreement(r) is not None]
-    elbo_ok = [r["key"] for r, v in compared if v["elbo"]]
-    khat_ok = [r["key"] for r, v in compared if v["khat"]]
-    above = [r["key"] for r in rows if r["elbo_mean"] > r["log_evidence"] + 3 * max(r["elbo_std"], 1e-3)]
-    lines = [
-        "### The study's target is not the eight-schools posterior\n",
-        "The study's code added log p(μ) + log p(τ) + log τ once per school, so its target is "
-        "p(y|θ) p(θ|μ,τ) [p(μ) p(τ) τ]^J, whose evidence is not p(y). `thesis_compat=True` reproduces that "
-        "target and every table below has its rows on both: the thesis's ELBOs are comparable only with ours "
-        "on its target, and each ELBO must stay below the log evidence of its own target (the `log Z` column, "
-        "by quadrature with θ integrated out exactly). "
-        + (f"Rows whose ELBO exceeds log Z: {', '.join(above)}." if above else "No ELBO exceeds its log Z.")
-        + "\n",
-        f"On the thesis's target, {len(elbo_ok)} of {len(compared)} reported rows agree with the thesis's ELBO "
-        f"and {len(khat_ok)} of {len(compared)} with its k̂, within twice the combined spread of the two "
-        "(`results.json` holds every number; rows that differ are named below the tables).\n",
-        _differences(compared),
-        "### Table I — the data\n",
-        table_text["I"] + "\n",
-        f"Command: {cmd}\n",
-    ]
-    for t in ("II", "III", "IV", "V"):
-        lines += [f"### Table {t}\n", table_text[t] + "\n"]
-        if t == "IV":
-            lines.append("With one school the study's target is the true model (its hyperprior is counted J = 1 "
-                         "time), so the rows of the two targets come from the same trainings.\n")
-        differ = [f"{r['key']} ({'ELBO' if not v['elbo'] else ''}{' and ' if not v['elbo'] and not v['khat'] else ''}{'k̂' if not v['khat'] else ''})"
-                  for r, v in compared if r["table"] == t and not (v["elbo"] and v["khat"])]
-        if differ:
-            lines.append(f"Differs from the thesis beyond the spread: {', '.join(differ)}.\n")
-        lines.append(f"Command: {cmd}\n")
-    lines += [
-        "### NUTS baseline (Figures 37-40)\n",
-        f"Non-centered NUTS, 2 chains: eight schools: {_nuts_summary(posteriors[8])}. "
-        f"One school: {_nuts_summary(posteriors[1])}. Two schools: {_nuts_summary(posteriors[2])}.\n",
-    ]
-    notes = figure_notes(run, rows, posteriors)
-    for fid in ("fig37", "fig38", "fig39", "fig40", *COMPARISONS, "fig47", "fig48"):
-        files = sorted(p.name for p in run.out.glob(f"{fid}_*.png"))
-        lines.append(f"### Figure {fid[3:]}\n")
-        lines += [f"![Fig. {fid[3:]}]({folder}/{name})\n" for name in files]
-        lines += [notes[fid] + "\n", f"Command: {cmd}\n"]
-    run.write_text("report.md", "\n".join(lines))
-
-
-# What the study said each figure shows, to set beside what ours shows.
-STUDY_SAYS = {
-    "fig41": "a Gaussian with θ₁ as privileged direction that cannot learn the dependence on τ; no skewness",
-    "fig42": "the scaling captures part of the dependence between τ and θ₁; no skewness",
-    "fig43": "a small improvement in capturing the dependence between τ and θ₁",
-    "fig44": "the skewness of θ₁ more accurately captured",
-    "fig45": "samples that match the MCMC samples closely; the skewness captured",
-    "fig46": "samples that match the MCMC samples so closely that these are hardly visible",
-}
-
-
-def _neck(log_tau):
-    """How far into the funnel's neck draws reach: the 1 % quantile of log tau."""
-    return float(np.quantile(log_tau, 0.01))
-
-
-def _comparison_note(run, fid, rows, idata, deep):
-    table, method, centered, num_schools, title = COMPARISONS[fid]
-    key = _key(table, method, centered, num_schools, deep if method != "mean_field" else 0)
-    row = next(r for r in rows if r["key"] == key)
-    theta, _, log_tau, _ = load_draws(run, key, centered, num_schools)
-    ref_theta, ref_tau = _posterior(idata, "theta")[:, 0], _posterior(idata, "tau")
-    return (
-        f"{title}, true model (NUTS samples the true model, so q is compared on it; the best of the trainings "
-        f"by k̂): k̂ = {row['khat_mean']:.2f} ± {row['khat_std']:.3f}, ELBO = {row['elbo_mean']:.2f} against "
-        f"log p(y) = {row['log_evidence']:.2f}. q reaches log τ = {_neck(log_tau):.1f} (1 % quantile) where NUTS "
-        f"reaches {_neck(np.log(ref_tau)):.1f}; θ₁ has sd {theta[:, 0].std():.1f} and skewness "
-        f"{stats.skew(theta[:, 0]):.2f} under q, {ref_theta.std():.1f} and {stats.skew(ref_theta):.2f} under NUTS. "
-        f"The study saw {STUDY_SAYS[fid]}."
-    )
-
-
-def figure_notes(run, rows, posteriors):
-    """One sentence or two per figure, from the numbers behind it, beside what the study said."""
-    nuts8, nuts2 = posteriors[8], posteriors[2]
-    theta, mu, tau = _posterior(nuts8, "theta"), _posterior(nuts8, "mu"), _posterior(nuts8, "tau")
-    sigma1 = vinf.targets.EIGHT_SCHOOLS_SIGMA[0]
-    conditional_sd = {lt: (1 / sigma1**2 + math.exp(-2 * lt)) ** -0.5 for lt in (-2.0, 2.0)}
-    grid = np.linspace(mu.min(), mu.max(), 512)
-    mu_mode = grid[np.argmax(stats.gaussian_kde(mu)(grid))]
-    notes = {
-        "fig37": (f"The joint of the first school narrows as τ falls: given log τ = -2 the sd of θ₁ is "
-                  f"{conditional_sd[-2.0]:.2f}, given log τ = 2 it is {conditional_sd[2.0]:.1f} (exactly, "
-                  "(1/σ₁² + 1/τ²)^-1/2): the neck the study describes, the same at μ = 0 and μ = 5 up to a shift."),
-        "fig38": (f"The neck of the study's Figure 38 is there: {_nuts_summary(nuts8)}. As the study notes, θ_i is "
-                  f"pulled towards y_i: θ₁'s posterior mean is {theta[:, 0].mean():.1f} (y₁ = 28, μ: "
-                  f"{mu.mean():.1f}) and θ₃'s is {theta[:, 2].mean():.1f} (y₃ = -3)."),
-        "fig39": (f"μ and θ_i are positively dependent in every school (correlations "
-                  f"{min(np.corrcoef(mu, theta[:, i])[0, 1] for i in range(8)):.2f} to "
-                  f"{max(np.corrcoef(mu, theta[:, i])[0, 1] for i in range(8)):.2f})."),
-        "fig40": (f"As in the study, μ's posterior sits right of its prior's 0: mean {mu.mean():.1f}, mode "
-                  f"{mu_mode:.1f} (the study: a mode around 5); τ's posterior median is {np.median(tau):.1f}, "
-                  f"its prior's 5."),
-    }
-    deep = max(r["num_flows"] for r in rows if r["table"] == "III")
-    for fid, (_, _, _, num_schools, _) in COMPARISONS.items():
-        notes[fid] = _comparison_note(run, fid, rows, posteriors[num_schools], deep)
-    notes["fig47"] = _depth_note(rows)
-    necks = []
-    for depth in sorted({r["num_flows"] for r in rows if r["table"] == "V"}):
-        _, _, log_tau, _ = load_draws(run, _key("V", "planar", True, 2, depth), True, 2)
-        necks.append(f"{_neck(log_tau):.1f} at K = {depth}")
-    notes["fig48"] = (f"How far the planar flow's draws reach into the neck (1 % quantile of log τ, two schools, true "
-                      f"model): {', '.join(necks)}; NUTS reaches {_neck(np.log(_posterior(nuts2, 'tau'))):.1f}. "
-                      "The study saw deeper flows explore the neck further.")
-    return notes
-
-
-def _depth_note(rows):
-    def series(method, compat):
-        sel = sorted((r for r in rows if r["table"] == "V" and r["method"] == method and r["thesis_compat"] == compat),
-                     key=lambda r: r["num_flows"])
-        return ", ".join(f"{r['khat_mean']:.2f} (K = {r['num_flows']})" for r in sel)
-
-    reported = sorted((r for r in rows if r["table"] == "V" and r.get("thesis")), key=lambda r: r["num_flows"])
-    thesis = ", ".join(f"{r['thesis']['khat_mean']:.2f}" for r in reported)
-    return (f"k̂ of planar flows on the study's target: {series('planar', True)}; the thesis's: {thesis or 'none at these depths'}. "
-            f"On the true model: {series('planar', False)}. Radial flows on the study's target: "
-            f"{series('radial', True)}. The study found k̂ falling with depth up to K = 80 and no gain at K = 128.")
+    traces_figure(run, rows)
+    khat_elbo_figure(run, rows)

@@ -3,8 +3,8 @@
 ``python -m experiments.mean_field [--quick | --full] [--out DIR] [--seed N] [--force] [--jobs N | --dask N | --scheduler ADDRESS]``
 
 Figures 2 and 3 fit Gaussians by ADVI (``vinf.fit``) to a bimodal 1-D density and to
-a correlated 2-D Gaussian. Figure 4's data are drawn from the two-component
-mixture printed in the study (``vinf.targets.THESIS_MIXTURE``); CAVI
+a correlated 2-D Gaussian. Figure 4's data are drawn from a two-component
+mixture, ``vinf.targets.THESIS_MIXTURE`` (the study prints no parameters for it); CAVI
 (``vinf.cavi``) fits the Bayesian Gaussian mixture to them (Figure 6), checked
 against scikit-learn's ``BayesianGaussianMixture`` under the same prior. The
 Gaussian mixture the CAVI fit implies, ``fitted_mixture(seed)``, is the
@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from experiments._baseline import search_box, spread_locs
 from experiments._common import Experiment
 from experiments._runner import Job, Outcome
 
@@ -35,6 +36,7 @@ class Scale:
     num_runs: int  # independent trainings of Figures 2-3 (one batched surrogate)
     num_restarts: int  # starts of mean-field ADVI on the mixture (Figure 7)
     elbo_draws: int  # draws of the final ELBO estimates
+    optimum_starts: int = 16  # starts of the best diagonal Gaussian by quadrature beside Figure 7
 
 
 FULL = Scale(num_steps=10000, num_runs=5, num_restarts=8, elbo_draws=100_000)
@@ -45,7 +47,7 @@ QUICK = Scale(num_steps=1500, num_runs=4, num_restarts=3, elbo_draws=10_000)
 
 
 def figure4_data(seed=0):
-    """``NUM_POINTS`` draws from the study's mixture (Figure 4): ``(x [N, 2], true component [N])``."""
+    """``NUM_POINTS`` draws from ``vinf.targets.THESIS_MIXTURE`` (Figure 4): ``(x [N, 2], true component [N])``."""
     from vinf.targets import THESIS_MIXTURE
 
     rng = np.random.default_rng(seed)
@@ -175,16 +177,6 @@ def mean_field_compactness(scale, seed):
     return out
 
 
-def restart_locs(target, num_restarts, first, seed):
-    """Starting means of Figure 7's restarts: ``first`` (the surrogate's own start, near the
-    origin as in the thesis), then uniform draws in the central half of the target's box."""
-    low, high = np.asarray(target.bounds).T
-    centre, half = (low + high) / 2, (high - low) / 4
-    rng = np.random.default_rng(seed)
-    draws = centre + half * rng.uniform(-1.0, 1.0, size=(num_restarts - 1, 2))
-    return np.vstack([first, draws]).astype(np.float32)
-
-
 def advi_on_mixture(scale, seed):
     """Figure 7: mean-field ADVI on the mixture posterior (``fitted_mixture(seed)``), from the thesis's start
     and from others."""
@@ -193,7 +185,8 @@ def advi_on_mixture(scale, seed):
     mixture = fitted_mixture(seed)
     target = vinf.targets.get("gaussian_mixture", **mixture)
     q = vinf.surrogates.get("mean_field", 2, seed=seed, batch_shape=[scale.num_restarts])
-    start = restart_locs(target, scale.num_restarts, q.loc.numpy()[0], seed)
+    # the surrogate's own start (near the origin, as in the thesis), then a Latin hypercube over the box's centre
+    start = spread_locs(target.bounds, scale.num_restarts, q.loc.numpy()[0], seed)
     q.loc.assign(start)
     out = train(target, q, scale, seed)
     components = [
@@ -202,8 +195,11 @@ def advi_on_mixture(scale, seed):
         for w, loc, cov in zip(mixture["weights"], mixture["locs"], mixture["covs"])
     ]
     state = _gaussian_state(q)
+    # the best diagonal Gaussian by quadrature, from starts spread over the whole box: where ADVI should end
+    optimum = search_box(target, scale.optimum_starts, seed)
+    optimum["captured"] = captured_component(optimum["loc"], components)
     return dict(**out, **state, start=start.tolist(), components=components, best_run=int(np.argmax(out["elbo"])),
-                captured=[captured_component(mean, components) for mean in state["mean"]])
+                captured=[captured_component(mean, components) for mean in state["mean"]], optimum=optimum)
 
 
 def captured_component(mean, components):
@@ -227,8 +223,11 @@ def cavi_clustering(seed):
     started = time.perf_counter()
     fit = cavi_fit(seed)
     seconds = time.perf_counter() - started
+    locs = fit.mixture()["locs"]
+    predictive = np.exp(fit.predictive_log_prob(np.vstack([locs, locs.mean(axis=0, keepdims=True)])))
     return dict(
         num_points=NUM_POINTS, generating=THESIS_MIXTURE, seconds=seconds,
+        predictive_at_means=predictive[:2].tolist(), predictive_between=float(predictive[2]),
         elbo=fit.elbo.tolist(), num_iterations=fit.num_iterations, converged=fit.converged,
         min_elbo_step=float(np.min(np.diff(fit.elbo))) if fit.num_iterations > 1 else None,
         prior=dataclasses.asdict(fit.prior), posterior=dataclasses.asdict(fit.posterior),

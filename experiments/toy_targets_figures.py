@@ -1,9 +1,13 @@
-"""Figures 17-35, the energy-1 mode study and the report fragment of the toy-targets experiment.
+"""Figures 17-35 and the mode study of the toy-targets experiment, and what the report measures on their draws.
 
 Three figure shapes repeat over the targets, each drawn by one function:
 ``kde_and_hexbin`` (Figures 20, 23, 27, 29, 31), ``coloured_by_density``
-(Figures 21, 24, 28, 32) and ``flow_effect`` (Figures 25, 33); ``true_densities``
-draws Figures 19, 22, 26, 30 and 34.
+(Figures 21, 24, 28, 32, one colour scale per figure) and ``flow_effect``
+(Figures 25, 33); ``true_densities`` draws Figures 19, 22, 26, 30 and 34.
+Every statement of the report about a figure rests on a number measured here
+(``make_all`` returns them; the driver saves them under ``measured`` in
+``results.json``): mass per mode or branch, the cut of Figure 25, the peaks of
+``q_K``, the collapses of Figure 17.
 """
 import dataclasses
 import math
@@ -25,6 +29,11 @@ KDE_POINTS = 5000  # draws behind each KDE (scipy's cost grows with draws x grid
 CONTOURS = ("(red lines: the true density's regions holding " + "/".join(f"{m:.0%}" for m in MASS_LEVELS)
             + " of its mass)")
 BANANA_ARM = 6.0  # z1 beyond which the banana's arms are measured (Figures 27, 29)
+# Figures 23-25's mixture (eqs. 83-84): vinf.targets.figure_eight's defaults (tests/test_toy_targets.py checks).
+FIGURE_EIGHT = dict(weights=(0.5, 0.5), locs=((1.0, 1.0), (-1.0, -1.0)), covs=(0.45 * np.eye(2), 0.45 * np.eye(2)))
+COLLAPSE = 0.5  # nats: a drop of the smoothed ELBO below its settled level that Figure 17 counts as a collapse
+CIRCLE_CENTRE = 2.0  # |z| below which the circle's centre is measured (Figure 31)
+SECTOR_DEGREES = 10  # angular bins along the ring (Figure 33)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,16 +202,23 @@ def kde_and_hexbin(run, fid, target, samples, suptitle, filename):
 
 
 def coloured_by_density(run, fid, target, draws, suptitle, filename):
-    """Draws ``z_K`` coloured by their density ``q_K(z_K)`` (the study's 3-D plots as colour maps)."""
+    """Draws ``z_K`` coloured by their density ``q_K(z_K)`` (the study's 3-D plots as colour maps), every
+    panel on one colour scale, the true density's peak included, so heights compare across panels."""
+    from matplotlib.colors import Normalize
+
     window = window_of(target)
-    fig, axes = figure(1, len(draws), size=4.4)
-    for ax, (label, (z, q)) in zip(np.ravel(axes), draws.items()):
+    peak = true_density(target, window)[2].max()
+    norm = Normalize(0.0, max(peak, *(q.max() for _, q in draws.values())))
+    fig, axes = figure(1, len(draws), size=4.4, layout="constrained")
+    axes = np.ravel(axes)
+    for ax, (label, (z, q)) in zip(axes, draws.items()):
         order = np.argsort(q)  # densest on top
-        points = ax.scatter(z[order, 0], z[order, 1], c=q[order], s=3, cmap="viridis", rasterized=True)
-        _colourbar(fig, points, ax, "$q_K(z_K)$")
-        _frame(ax, target, window, label)
+        points = ax.scatter(z[order, 0], z[order, 1], c=q[order], s=3, cmap="viridis", norm=norm, rasterized=True)
+        _frame(ax, target, window, f"{label}: highest $q_K$ {q.max():.3g}")
+    bar = fig.colorbar(points, ax=list(axes), label="$q_K(z_K)$, one scale; red: the peak of p", fraction=0.03,
+                       pad=0.03, shrink=0.8)
+    bar.ax.axhline(peak, color=PALETTE["target"], lw=2.5)
     fig.suptitle(suptitle)
-    fig.tight_layout()
     run.save_figure(fig, filename, [fid])
 
 
@@ -237,19 +253,40 @@ def flow_effect(run, fid, target, draws, suptitle, filename):
 # ------------------------------------------------------------------ the individual figures
 
 
+def collapses(trace, drop=COLLAPSE):
+    """Episodes where the smoothed ELBO (``vinf.fit.smoothed_loss``) falls more than ``drop`` nats below its
+    settled level (its median over the second half of training), once it has first reached that band."""
+    from vinf.fit import smoothed_loss
+
+    elbo = -smoothed_loss(np.asarray(trace, dtype=np.float64))
+    below = elbo < np.median(elbo[len(elbo) // 2:]) - drop
+    settled = np.flatnonzero(~below)
+    below = below[settled[0]:] if settled.size else below[:0]
+    return int(np.sum(below[1:] & ~below[:-1]))
+
+
 def fig17_traces(run, traces, log_z, flows, steps):
-    """ELBO per step of planar flows on the circle for S = 10, 100, 500, the exact log Z as a line."""
-    fig, axes = figure(len(traces), 1, size=3.0, sharex=True, sharey=True)
-    fig.set_size_inches(9, 2.4 * len(traces))
+    """ELBO per step of planar flows on the circle for S = 10, 100, 500: on one scale (left, to compare the
+    noise) and each over its whole range after warm-up (right, where the collapses show)."""
+    fig, axes = figure(len(traces), 2, size=3.0, gridspec_kw=dict(width_ratios=(3, 1.3)))
+    fig.set_size_inches(12, 2.5 * len(traces))
+    axes = np.atleast_2d(axes)
     settled = np.concatenate([-trace[len(trace) // 10:] for trace in traces.values()])
     low, high = np.quantile(settled, 0.01), max(np.quantile(settled, 0.999), log_z + 0.2)
-    for ax, (size, trace) in zip(np.ravel(axes), traces.items()):
-        ax.plot(-trace, lw=0.4, color=PALETTE["planar"], label="ELBO estimate per step")
-        ax.axhline(log_z, color=PALETTE["target"], lw=1.2, label=f"log Z = {log_z:.3f} (quadrature)")
-        ax.set(ylim=(low, high), ylabel="ELBO", title=f"S = {size} draws per step; noise of the per-step estimate "
-               f"(robust sd, last 20 % of steps) {estimator_noise(trace):.3f}")
-        ax.legend(loc="lower right", fontsize=8)
-    np.ravel(axes)[-1].set_xlabel("step")
+    for (left, right), (size, trace) in zip(axes, traces.items()):
+        for ax in (left, right):
+            ax.plot(-trace, lw=0.4, color=PALETTE["planar"], label="ELBO estimate per step")
+            ax.axhline(log_z, color=PALETTE["target"], lw=1.2, label=f"log Z = {log_z:.3f} (quadrature)")
+        left.set(ylim=(low, high), ylabel="ELBO", title=f"S = {size} draws per step; noise of the per-step estimate "
+                 f"(robust sd, last 20 % of steps) {estimator_noise(trace):.3f}")
+        left.legend(loc="lower right", fontsize=8)
+        tail = -trace[len(trace) // 10:]
+        right.set(ylim=(tail.min() - 0.1, max(tail.max(), log_z) + 0.1),
+                  title=f"whole range: {collapses(trace)} collapse(s) > {COLLAPSE:g} nats")
+        right.axhspan(low, high, color="0.85", zorder=0, label="the left panels' window")
+        right.legend(loc="lower right", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
     fig.suptitle(f"Fig. 17: training stability against S; planar flows, circle, K = {flows}, {steps} steps")
     fig.tight_layout()
     run.save_figure(fig, "fig17_elbo_traces_by_sample_size.png", ["fig17"])
@@ -297,23 +334,25 @@ def fig35_energies(run, targets, samples, flows, steps):
     run.save_figure(fig, "fig35_energy_samples.png", ["fig35"])
 
 
-def mode_study_figure(run, study, losses):
-    """Per two-mode target (rows): every seed's KL along training, plain (left) and annealed (middle),
-    on a log scale where one-mode fits sit at log 2; and the final outcomes (right)."""
+def mode_study_figure(run, study, losses, log_z):
+    """Per two-mode target (rows): every seed's KL along training under our choices (left) and annealed
+    (middle), on a log scale where one-mode fits sit at log 2; and per variant, how many seeds cover both
+    sides of z1 = 0 and how many end within log 2 / 2 of log Z (right)."""
     from matplotlib.ticker import MaxNLocator
 
+    from experiments.toy_targets import VARIANT_LABELS
     from vinf.fit import smoothed_loss
 
     names = list(dict.fromkeys(result["target"] for result in study["runs"]))
-    fig, axes = figure(len(names), 3, size=3.9)
+    fig, axes = figure(len(names), 3, size=4.1, gridspec_kw=dict(width_ratios=(1, 1, 1.1)))
+    fig.set_size_inches(15.5, 4.4 * len(names))
     axes = np.atleast_2d(axes)
-    outcomes = (("one_mode", "one mode", PALETTE["target"]), ("both_modes", "both modes", PALETTE["planar"]),
-                ("neither", "neither", PALETTE["base"]))
+    outcomes = (("both_sides", f"both sides (≥ {study['one_mode_share']:.0%} of q on each)", PALETTE["radial"]),
+                ("both_modes", "both modes (KL < log 2 / 2)", PALETTE["planar"]))
     for row, name in zip(axes, names):
-        results = [r for r in study["runs"] if r["target"] == name]
-        log_z = _row(run, name, "planar")["log_evidence"]
-        for ax, result in zip(row[:2], results):
-            kl = np.clip(log_z + smoothed_loss(losses[result["group"]]), 1e-3, None)
+        results = {r["variant"]: r for r in study["runs"] if r["target"] == name}
+        for ax, result in zip(row[:2], (results["default"], results["annealed"])):
+            kl = np.clip(log_z[name] + smoothed_loss(losses[result["group"]]), 1e-3, None)
             ax.plot(kl, lw=0.9, alpha=0.8)
             ax.axhline(math.log(2.0), color=PALETTE["target"], ls="--", lw=1, label="log 2: one mode of two")
             ax.axhline(study["both_modes_kl"], color="0.4", ls=":", lw=1, label="both modes below")
@@ -321,22 +360,145 @@ def mode_study_figure(run, study, losses):
                 ax.axvline(result["anneal_steps"], color="0.6", lw=0.8, label="β reaches 1")
             ax.set(yscale="log", ylim=(1e-3, 20), xlabel="step", ylabel="log Z − smoothed ELBO",
                    title=f"{name}: " + (f"annealed over {result['anneal_steps']} steps" if result["anneal_steps"]
-                                        else "plain ELBO"))
+                                        else "plain ELBO, our choices"))
             ax.legend(fontsize=7, loc="upper right")
-        width, x = 0.25, np.arange(len(results))
+        width, x = 0.4, np.arange(len(results))
         for i, (field, label, colour) in enumerate(outcomes):
-            row[2].bar(x + (i - 1) * width, [r[field] for r in results], width, color=colour, label=label)
-        row[2].set(xticks=x, xticklabels=["plain", "annealed"], ylabel=f"runs of {results[0]['num_runs']}",
-                   ylim=(0, results[0]["num_runs"] + 0.5),
-                   title=f"{name}: outcome after {results[0]['num_steps']} steps")
-        row[2].yaxis.set_major_locator(MaxNLocator(integer=True))
-        row[2].legend(fontsize=7)
-    first = study["runs"][0]
-    fig.suptitle(f"Beyond the study: {first['num_runs']} seeds per target, planar flows, same seeds with and without "
-                 f"annealing (one colour per seed; one mode: < {study['one_mode_share']:g} of q on one side of z1 = 0)",
-                 fontsize=10)
+            bars = row[2].barh(x + (i - 0.5) * width, [r[field] for r in results.values()], width, color=colour,
+                               label=label)
+            row[2].bar_label(bars, fontsize=7, padding=2)
+        runs = results["default"]["num_runs"]
+        row[2].set(yticks=x, yticklabels=[VARIANT_LABELS[v] for v in results], xlabel=f"seeds of {runs}",
+                   xlim=(0, runs + 0.6), title=f"{name}: outcome by variant")
+        row[2].invert_yaxis()
+        row[2].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1, 2].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+    fig.suptitle(f"Beyond the study: {study['runs'][0]['num_runs']} seeds per target and variant, planar flows, the "
+                 "same seeds in every variant (left, middle: one colour per seed)", fontsize=10)
     fig.tight_layout()
     run.save_figure(fig, "mode_study_annealing.png", [])
+
+
+# ------------------------------------------------------------------ what the report measures
+
+
+def component_peaks(z, q, mixture):
+    """Per component of a Gaussian ``mixture`` (dict of weights, locs, covs): the share of the draws ``z``
+    it explains best, their correlation beside the component's, and the highest ``q_K`` among them with its
+    Mahalanobis distance from the component's mean, beside the mixture's density at that mean."""
+    locs, covs = np.asarray(mixture["locs"], float), np.asarray(mixture["covs"], float)
+    components = [stats.multivariate_normal(m, c) for m, c in zip(locs, covs)]
+    owner = np.argmax(np.stack([np.log(w) + c.logpdf(z) for w, c in zip(mixture["weights"], components)], -1), -1)
+    out = []
+    for k, (loc, cov) in enumerate(zip(locs, covs)):
+        mine = np.flatnonzero(owner == k)
+        top = mine[np.argmax(q[mine])] if mine.size else None
+        d = None if top is None else z[top] - loc
+        out.append(dict(
+            weight=float(mixture["weights"][k]), share=float(mine.size / len(z)),
+            correlation=float(np.corrcoef(z[mine].T)[0, 1]) if mine.size > 2 else None,
+            true_correlation=float(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1])),
+            peak=None if top is None else float(q[top]),
+            peak_distance=None if d is None else float(math.sqrt(d @ np.linalg.solve(cov, d))),
+            true_peak=float(sum(w * c.pdf(loc) for w, c in zip(mixture["weights"], components))),
+        ))
+    return out
+
+
+def cut_direction(z0, z_k, axis):
+    """The line of ``z_0``'s plane that Figure 25's flow cuts along: draws are labelled by the side of
+    ``z_K . axis = 0`` they land on, Fisher's discriminant ``n = S_w^-1 (m_1 - m_0)`` separates them in
+    ``z_0``; returns the cut's angle from the z1 axis in degrees, [0, 180), and the share it separates."""
+    side = z_k @ np.asarray(axis, float) > 0
+    means = [z0[side == s].mean(axis=0) for s in (False, True)]
+    within = sum(np.cov(z0[side == s].T) for s in (False, True))
+    normal = np.linalg.solve(within, means[1] - means[0])
+    offset = normal @ (means[0] + means[1]) / 2
+    accuracy = float(np.mean((z0 @ normal > offset) == side))
+    angle = math.degrees(math.atan2(normal[1], normal[0])) + 90.0  # the cut is perpendicular to the normal
+    return dict(angle=angle % 180.0, accuracy=accuracy)
+
+
+def peak_location(z, q):
+    """Where the draws' density ``q_K`` is highest."""
+    return z[np.argmax(q)].tolist()
+
+
+def centre_share(z, radius=CIRCLE_CENTRE):
+    return float(np.mean(np.linalg.norm(z, axis=-1) < radius))
+
+
+def target_share(target, region, num=400):
+    """The target's mass in ``region(points [N, 2]) -> bool [N]``, on a grid over its bounds."""
+    axes, points = target.grid(num)
+    log_p = target.log_prob_numpy(points)
+    p = np.exp(log_p - log_p.max())
+    return float(np.sum(p * region(points)) / np.sum(p))
+
+
+def lobe_contrast(z, density):
+    """Mean ``density`` of the draws on the ring's lobes (``1.5 < |z1| < 2.5``) over that of its sides
+    (``|z1| > 3.5``): above 1 when the density peaks where the ring meets the bumps at z1 = +-2."""
+    a = np.abs(z[:, 0])
+    lobes, sides = (a > 1.5) & (a < 2.5), a > 3.5
+    return float(np.mean(density[lobes]) / np.mean(density[sides]))
+
+
+def quarter_arcs(z0, z_k, degrees=SECTOR_DEGREES):
+    """How Figure 33's quarters of ``q_0`` lie along the ring: the number of arcs (runs of angular sectors
+    with the same commonest quarter, around the circle) and the share of draws of their sector's commonest
+    quarter (1 when the quarters lie side by side; lower where they lie in layers)."""
+    region = quadrants(z0)
+    sector = (np.degrees(np.arctan2(z_k[:, 1], z_k[:, 0])) % 360.0 // degrees).astype(int)
+    counts = np.zeros((360 // degrees, 4))
+    np.add.at(counts, (sector, region), 1)
+    filled = counts.sum(axis=1) > 0
+    major = np.argmax(counts[filled], axis=1)
+    return dict(arcs=int(max(1, np.sum(major != np.roll(major, 1)))),
+                purity=float(counts[filled].max(axis=1).sum() / counts.sum()))
+
+
+def energy_branches():
+    """The branches of each energy whose mass Figure 35's draws are measured on: ``{energy: {branch:
+    region(points) -> bool}}``. Energy 1's arcs lie either side of z1 = 0; energies 3 and 4 have a lower
+    wave ``z2 = w1 - w`` (``w = w2, w3``, eq. 88) under the wave ``z2 = w1``, told apart where the waves are
+    more than 1 apart, below their midline. Energy 2 is one band."""
+    from vinf.targets.toy import w1, w2, w3  # eq. 88's helpers, not re-typed here
+
+    def lower(shift):
+        def region(z):
+            upper, w = w1(z[:, 0]).numpy(), shift(z[:, 0]).numpy()
+            return (w > 1.0) & (z[:, 1] < upper - w / 2)
+        return region
+
+    return {"energy1": {"left arc": lambda z: z[:, 0] < 0, "right arc": lambda z: z[:, 0] >= 0},
+            "energy3": {"lower wave": lower(w2)}, "energy4": {"lower wave": lower(w3)}}
+
+
+def measure(targets, draws, mixture):
+    """The numbers behind the report's sentences on Figures 20-35, from the flows' draws."""
+    energy = energy_branches()
+    out = dict(
+        components={name: {f: component_peaks(draws[(name, f)]["zK"], draws[(name, f)]["q"], mix) for f in FLOWS}
+                    for name, mix in (("gaussian_mixture", mixture), ("figure_eight", FIGURE_EIGHT))},
+        cut={f: cut_direction(draws[("figure_eight", f)]["z0"], draws[("figure_eight", f)]["zK"], (1.0, 1.0))
+             for f in FLOWS},
+        banana_peak={f: peak_location(draws[("banana", f)]["zK"], draws[("banana", f)]["q"]) for f in FLOWS},
+        circle_centre=dict(radius=CIRCLE_CENTRE, exact=target_share(
+            targets["circle"], lambda z: np.linalg.norm(z, axis=-1) < CIRCLE_CENTRE),
+            **{f: centre_share(draws[("circle", f)]["zK"]) for f in FLOWS}),
+        lobes={f: lobe_contrast(draws[("circle", f)]["zK"], draws[("circle", f)]["q"]) for f in FLOWS},
+        quarters={f: quarter_arcs(draws[("circle", f)]["z0"], draws[("circle", f)]["zK"]) for f in FLOWS},
+        branches={name: {branch: dict(exact=target_share(targets[name], region),
+                                      **{f: float(np.mean(region(draws[(name, f)]["zK"]))) for f in FLOWS})
+                         for branch, region in regions.items()} for name, regions in energy.items()},
+    )
+    out["window_mass"] = {name: target_share(targets[name], lambda z: np.all(
+        (z >= np.asarray(ENERGY_WINDOW)[:, 0]) & (z <= np.asarray(ENERGY_WINDOW)[:, 1]), axis=-1)) for name in ENERGIES}
+    circle = targets["circle"]
+    out["lobes"]["exact"] = lobe_contrast(draws[("circle", "planar")]["zK"], np.exp(
+        circle.log_prob_numpy(draws[("circle", "planar")]["zK"]) - circle.log_evidence()))
+    return out
 
 
 # ------------------------------------------------------------------ assembly
@@ -356,20 +518,18 @@ def _fitted(run, groups, dim, num_draws, seed):
     return fitted, draws
 
 
-def _row(run, target, family):
-    return next(r for r in run.rows if r.get("target") == target and r["family"] == family
-                and r["sample_size"] == 500 and r["num_runs"] == 1)
-
-
 def make_all(run, scale, tables, traces, modes, mode_result, nuts):
     """Every figure of section VI.A from the saved parameters (draws are re-derived, seeded).
 
-    Returns the numbers measured on the way (Figure 17's traces, the banana's arms), also saved in results.
+    Returns the numbers measured on the way (Figure 17's traces, the banana's arms, ``measure``), also saved
+    in ``results.json``.
     """
     from experiments.toy_targets import load_surrogate
 
+    mixture = tables[0].target_kwargs["gaussian_mixture"]
     targets = {spec: vinf.targets.get(spec, **(tables[0].target_kwargs.get(spec, {})))
                for g in tables for spec in g.targets}
+    rows = {(name, g.family): run.cached_row(g.member_key(name)) for g in tables for name in g.targets}
     flow_groups = [g for g in tables if g.family in FLOWS]
     one_d = [g for g in flow_groups if targets[g.targets[0]].dim == 1]
     two_d = [g for g in flow_groups if targets[g.targets[0]].dim == 2]
@@ -377,20 +537,19 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
     _, draws = _fitted(run, two_d, 2, scale.draws, run.seed)
 
     def setting(name):
-        row = _row(run, name, "planar")
+        row = rows[(name, "planar")]
         return row["num_flows"], row["num_steps"]
 
     # Figure 17
     circle = targets["circle"]
-    trace = {}
+    trace, trace_summary = {}, {}
     for group in traces + [g for g in flow_groups if g.family == "planar" and "circle" in g.targets]:
         _, loss = load_surrogate(group, run.draws, 2)
-        trace[group.sample_size] = group.members(loss, axis=1)[:, group.targets.index("circle"), 0]
+        trace[group.sample_size] = loss = group.members(loss, axis=1)[:, group.targets.index("circle"), 0]
+        trace_summary[group.sample_size] = dict(noise=estimator_noise(loss), collapses=collapses(loss),
+                                                elbo=run.cached_row(group.member_key("circle"))["elbo"][0])
     trace = dict(sorted(trace.items()))
-    trace_summary = {size: dict(noise=estimator_noise(loss),
-                                elbo=run.cached_row(g.member_key("circle"))["elbo"][0])
-                     for g in traces + flow_groups if "circle" in g.targets and g.family == "planar"
-                     for size, loss in [(g.sample_size, trace[g.sample_size])]}
+    trace_summary = dict(sorted(trace_summary.items()))
     run.set_extra("fig17_traces", trace_summary)
     fig17_traces(run, trace, circle.log_evidence(), *setting("circle"))
 
@@ -437,193 +596,7 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
 
     # Beyond the study: one mode or two
     losses = {g.key: load_surrogate(g, run.draws, targets[g.targets[0]].dim)[1] for g in modes}
-    mode_study_figure(run, mode_result, losses)
-    return dict(traces=trace_summary, arms=arms)
-
-
-# ------------------------------------------------------------------ report
-
-
-FAMILY_NAMES = dict(planar="planar", radial="radial", mean_field="mean-field")
-
-
-def _facts(run, rows, modes, measured, mixture):
-    """The numbers the report's sentences quote, all saved in ``results.json``."""
-    table = {r["target"]: {r2["family"]: r2 for r2 in rows if r2["target"] == r["target"]} for r in rows}
-    return dict(
-        kl={t: {f: r["kl"][0] for f, r in by.items()} for t, by in table.items()},
-        log_z={t: by["planar"]["log_evidence"] for t, by in table.items()},
-        setting={t: (by["planar"]["num_flows"], by["planar"]["num_steps"]) for t, by in table.items()},
-        traces=measured["traces"],
-        arms=measured["arms"],
-        nuts=run.cached_row("nuts-banana"),
-        mixture=mixture,
-        modes={(r["target"], bool(r["anneal_steps"])): r for r in modes["runs"]},
-        both_modes_kl=modes["both_modes_kl"],
-        seed=run.seed,
-    )
-
-
-def _kl_phrase(kl, target, families=("planar", "radial", "mean_field")):
-    return ", ".join(f"{FAMILY_NAMES[f]} {kl[target][f]:.3f}" for f in families)
-
-
-def _outcomes(result):
-    return (f"{result['one_mode']} one mode, {result['both_modes']} both, {result['neither']} neither "
-            f"(of {result['num_runs']})")
-
-
-def _arms_verdict(arms):
-    flows = [arms[f] for f in FLOWS]
-    if max(flows) < arms["exact"]:
-        return "here the flows' arms fall short of the posterior's rather than extending beyond them"
-    if min(flows) > arms["exact"]:
-        return "here too the flows' arms extend beyond the posterior's"
-    return "here the two flows bracket the posterior's arms"
-
-
-def _worst(kl, targets):
-    return max(((kl[t][f], t, f) for t in targets for f in FLOWS))
-
-
-def _figure_notes(f):
-    """One or two sentences per thesis figure: what matches the study and what differs."""
-    kl, traces, arms, mix = f["kl"], f["traces"], f["arms"], f["mixture"]
-    sizes = sorted(traces, key=int)
-    weights = ", ".join(f"{w:.3f}" for w in mix["weights"])
-    locs = "; ".join("(" + ", ".join(f"{v:.2f}" for v in loc) + ")" for loc in mix["locs"])
-    hills = f["modes"][("two_hills", False)]
-    worst_kl, worst_target, worst_family = _worst(kl, ENERGIES)
-    return {
-        "fig17": "As in the study, fewer draws per step make training noisier. The per-step ELBO estimate's noise "
-                 "(robust sd over the last 20 % of steps) is " + ", ".join(
-                     f"{traces[s]['noise']:.3f} (S = {s})" for s in sizes)
-                 + ", against " + ", ".join(f"{traces[sizes[-1]]['noise'] * math.sqrt(int(sizes[-1]) / int(s)):.3f}"
-                                            for s in sizes[:-1])
-                 + " predicted from S = " + f"{sizes[-1]} by the 1/√S law the study cites. The trained "
-                 "fits end at ELBOs of " + ", ".join(f"{traces[s]['elbo']:.3f} (S = {s})" for s in sizes)
-                 + f" against log Z = {f['log_z']['circle']:.3f}.",
-        "fig18": "The study's Fig. 18 shows q_K on both hills; our fits at its settings cover "
-                 + ", ".join(f"{'both hills' if kl['two_hills'][fam] < f['both_modes_kl'] else 'one hill'} ({fam})"
-                             for fam in FLOWS)
-                 + f": KL(q‖p) = {_kl_phrase(kl, 'two_hills')} (one hill of two gives log 2 = 0.693). Over "
-                 f"{hills['num_runs']} seeds the planar fit ends with {_outcomes(hills)}, and annealing does not "
-                 f"change this ({_outcomes(f['modes'][('two_hills', True)])}); see the mode study below. The "
-                 f"posterior is normalised here (log Z by 1-D quadrature = {f['log_z']['two_hills']:.3f}), not left "
-                 "unnormalised as in the study, so q and p share one scale.",
-        "fig19": "The study's Fig. 19 uses the printed mixture of section II; here its parameters come from our CAVI "
-                 f"fit (`experiments.mean_field.fitted_mixture`: weights {weights}, means {locs}), so the contours "
-                 "differ slightly from the printed figure.",
-        "fig20": "As in the study, both components are recovered with their orientations and the lower one denser; "
-                 "KL(q‖p): " + _kl_phrase(kl, "gaussian_mixture") + ".",
-        "fig21": "As in the study's 3-D plot (here a colour map), q_K peaks at the two component means.",
-        "fig22": "The symmetric mixture of eqs. 83-84, as in the study.",
-        "fig23": "As in the study, both symmetric modes are covered; KL(q‖p): " + _kl_phrase(kl, "figure_eight")
-                 + ".",
-        "fig24": "As in the study, q_K is highest at the two means, with equal heights.",
-        "fig25": "As in the study, q_0 is cut along one line into two halves and each half is carried to one mode "
-                 "(here the cut runs vertically through z_0, the study's horizontally: the orientation is "
-                 "arbitrary), by the planar and the radial flow alike.",
-        "fig26": "The banana of eq. 85, as in the study.",
-        "fig27": "As in the study, the draws follow the banana; KL(q‖p): " + _kl_phrase(kl, "banana") + ". The study "
-                 f"saw the flow's arms extend beyond the posterior; the share of draws with z1 > {arms['threshold']:g} "
-                 "is " + ", ".join(f"{arms[k]:.4f} ({k})" for k in FLOWS) + f" against {arms['exact']:.4f} exactly "
-                 f"(quadrature): {_arms_verdict(arms)}.",
-        "fig28": "As in the study, q_K peaks at the bend of the banana and falls off along the arms.",
-        "fig29": "As in the study, NUTS (PyMC, 3000 tuning steps) draws the same banana: share with "
-                 f"z1 > {arms['threshold']:g} {arms['NUTS']:.4f} (exact {arms['exact']:.4f}); the sampler reports "
-                 f"{f['nuts']['divergences']} divergences in {f['nuts']['draws']} draws.",
-        "fig30": "The circle of eq. 86 with the sign of its ring term corrected (as printed, its density grows "
-                 "without bound), as the study's figure shows it.",
-        "fig31": "As in the study, the ring is followed and its centre stays empty; KL(q‖p): "
-                 + _kl_phrase(kl, "circle") + ".",
-        "fig32": "As in the study, q_K follows the ring. The planar q_K peaks on the four lobes where the ring crosses "
-                 "the bumps at z1 = ±2, as the true density does (with thin creases where planar layers fold the "
-                 "plane); the radial q_K is flatter along the ring.",
-        "fig33": "The study found the map hard to read; colouring z_0 by quadrant shows each quarter of q_0 laid "
-                 "along a stretch of the ring: side by side for the radial flow, partly in layers for the planar one.",
-        "fig34": "The four energies of eq. 87, as in the study; energies 2-4 carry a wall at |z1| = 4 (the edge of "
-                 "this window) that makes them proper densities, and the window extends to z2 = −5 to hold "
-                 "energy 4's lower branch.",
-        "fig35": "As in the study, the flows match the energies closely. KL(q‖p): " + "; ".join(
-                     f"energy {i}: " + _kl_phrase(kl, f"energy{i}") for i in range(1, 5))
-                 + f". The largest gap is {worst_family} on {worst_target.replace('energy', 'energy ')} "
-                 f"(KL {worst_kl:.3f}). Energy 1's arcs are the hard case the study describes: see the mode study.",
-    }
-
-
-def _median(values):
-    values = [v for v in values if v is not None]
-    return f"{np.median(values):.0f}" if values else "–"
-
-
-def _not_yet(result, step):
-    """How many runs had not covered both modes by ``step``."""
-    return sum(first is None or first > step for first in result["first_step_both"])
-
-
-def _modes_markdown(modes):
-    lines = ["| target | training | seeds | one mode | both | neither | first step on both modes: median (max) "
-             "| steps on the one-mode plateau: median | mean KL(q‖p) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in modes["runs"]:
-        label = f"annealed (β = 1 after {r['anneal_steps']} steps)" if r["anneal_steps"] else "plain ELBO"
-        reached = [v for v in r["first_step_both"] if v is not None]
-        lines.append(f"| {r['target']} | {label} | {r['num_runs']} | {r['one_mode']} | {r['both_modes']} "
-                     f"| {r['neither']} | {_median(reached)} ({max(reached) if reached else '–'}) "
-                     f"| {_median(r['one_mode_steps'])} | {np.mean(r['kl']):.3f} |")
-    return "\n".join(lines)
-
-
-def write_report(run, rows, modes, measured, mixture):
-    """The report fragment: every figure 17-35 with a sentence and its command, the KL table, the mode study."""
-    folder, cmd = run.out.name, f"`{run.command}`"
-    facts = _facts(run, rows, modes, measured, mixture)
-    notes = _figure_notes(facts)
-    above = [f"{r['target']} ({FAMILY_NAMES[r['family']]})" for r in rows
-             if r["elbo"][0] > r["log_evidence"] + 3 * r["elbo_se"][0]]
-    energy = facts["modes"][("energy1", False)], facts["modes"][("energy1", True)]
-    lines = [
-        "Each target is fitted by planar and radial flows with `vinf.fit` (S = 500 draws per step, Adam 1e-2, the "
-        "K and epochs of each caption; two hills: K = 3 and "
-        f"{facts['setting']['two_hills'][1]} steps, as its caption gives none). Draws are shown as hexbins, "
-        "Gaussian KDEs (Scott's rule) and colour maps of q_K(z_K) (the study's 3-D plots); the true density's "
-        "contours enclose 50, 90 and 99 % of its mass. Targets that share a family, K and number of steps train "
-        "as one batched surrogate.\n",
-    ]
-    for number in range(17, 36):
-        fid = f"fig{number}"
-        lines.append(f"### Figure {number}\n")
-        lines += [f"![Fig. {number}]({folder}/{p.name})\n" for p in sorted(run.out.glob(f"{fid}_*.png"))]
-        lines += [notes[fid] + "\n", f"Command: {cmd}\n"]
-    lines += [
-        "### Beyond the study: ELBO against the exact log normaliser\n",
-        "log Z by quadrature on a grid (`target.log_evidence()`; 1-D for two hills), each family's ELBO from "
-        f"{rows[0]['eval_draws']} draws ± its Monte-Carlo standard error, and KL(q‖p) = log Z − ELBO. Mean-field "
-        "Gaussians train for the flows' number of steps. "
-        + (f"ELBOs above log Z beyond 3 MC errors (a bug): {', '.join(above)}." if above
-           else "No ELBO exceeds log Z beyond 3 Monte-Carlo errors.") + "\n",
-        run.path("kl_table.md").read_text() + "\n",
-        "### Beyond the study: one mode or two?\n",
-        "The study remarks that energy 1 is sometimes fitted on one arc only. For both two-mode targets (two hills "
-        "and energy 1, modes either side of z1 = 0) we trained "
-        f"{energy[0]['num_runs']} seeds as one batched planar surrogate at the figures' K and steps, once on the "
-        "plain ELBO and once annealed as Rezende & Mohamed did (β_t = min(1, 0.01 + t/N), the recorded loss staying "
-        f"the true −ELBO), with the same seeds. At the end a run fits *one mode* when less than "
-        f"{modes['one_mode_share']:g} of q's mass lies on the smaller side of z1 = 0, *both* when KL < log 2 / 2 "
-        f"= {modes['both_modes_kl']:.3f} (a one-mode fit has KL ≈ log 2), and *neither* otherwise. Along training, "
-        "the smoothed ELBO gives the first step on both modes and the steps spent on the one-mode plateau "
-        f"(KL within {modes['plateau']:g} of log 2).\n",
-        f"Energy 1, plain ELBO: {_outcomes(energy[0])} at the end; annealed: {_outcomes(energy[1])}. On the way, "
-        f"plain runs spend a median {_median(energy[0]['one_mode_steps'])} steps on the one-arc plateau and first "
-        f"cover both arcs at a median step {_median(energy[0]['first_step_both'])}; annealed runs "
-        f"{_median(energy[1]['one_mode_steps'])} steps and step {_median(energy[1]['first_step_both'])} "
-        f"(– when no run got there): at step {energy[1]['anneal_steps']}, where annealing ends, "
-        f"{_not_yet(energy[0], energy[1]['anneal_steps'])} of {energy[0]['num_runs']} plain runs had not yet covered "
-        f"both arcs. Two hills: {_outcomes(facts['modes'][('two_hills', False)])} "
-        f"plain, {_outcomes(facts['modes'][('two_hills', True)])} annealed.\n",
-        _modes_markdown(modes) + "\n",
-        f"![Mode study]({folder}/mode_study_annealing.png)\n",
-        f"Command: {cmd}\n",
-    ]
-    run.write_text("report.md", "\n".join(lines))
+    mode_study_figure(run, mode_result, losses, {name: targets[name].log_evidence() for name in targets})
+    measured = measure(targets, draws, mixture)
+    run.set_extra("measured", measured)
+    return dict(traces=trace_summary, arms=arms, **measured)

@@ -1,10 +1,12 @@
 """Exactness of the planar and radial flows: log-det-Jacobians against autodiff, inverses, densities."""
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vinf.bijectors import Planar, PlanarStack, Radial, RadialStack, planar_u_hat
+from vinf.bijectors import LEAKY_RELU_SLOPE, PLANAR_ACTIVATIONS, Planar, PlanarStack, Radial, RadialStack, planar_u_hat
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 DIMS = [1, 2, 5, 10]
@@ -20,12 +22,12 @@ def _autodiff_log_abs_det(bijector, x):
     return sign.numpy(), log_abs_det.numpy()
 
 
-def _planar(rng, dim, violate):
+def _planar(rng, dim, violate, activation="tanh"):
     u, w = rng.normal(size=dim), rng.normal(size=dim)
     if violate:  # make w.u far below -1, where the raw map is not invertible
         u = u - (w @ u + 3.0 + rng.uniform()) * w / (w @ w)
         assert w @ u < -1.0
-    return Planar(u=u, w=w, b=rng.normal())
+    return Planar(u=u, w=w, b=rng.normal(), activation=activation)
 
 
 def _radial(rng, dim, violate):
@@ -34,7 +36,10 @@ def _radial(rng, dim, violate):
     return Radial(z0=rng.normal(size=dim), alpha=alpha, beta=beta)
 
 
-@pytest.mark.parametrize("make", [_planar, _radial], ids=["planar", "radial"])
+@pytest.mark.parametrize(
+    "make", [_planar, functools.partial(_planar, activation="leaky_relu"), _radial],
+    ids=["planar", "planar-leaky_relu", "radial"],
+)
 @pytest.mark.parametrize("dim", DIMS)
 @pytest.mark.parametrize("violate", [False, True], ids=["raw-ok", "raw-violating"])
 def test_log_det_jacobian_matches_autodiff(make, dim, violate):
@@ -46,6 +51,33 @@ def test_log_det_jacobian_matches_autodiff(make, dim, violate):
         ldj = bijector.forward_log_det_jacobian(x, event_ndims=1).numpy()
         np.testing.assert_allclose(ldj, expected, rtol=1e-8, atol=1e-8)
         assert np.all(sign > 0), "the constrained flow must preserve orientation (det J > 0)"
+
+
+# NumPy's h of every planar non-linearity: the flows must apply the function they are named after.
+NUMPY_ACTIVATIONS = {"tanh": np.tanh, "leaky_relu": lambda a: np.where(a > 0, a, LEAKY_RELU_SLOPE * a)}
+
+
+@pytest.mark.parametrize("activation", NUMPY_ACTIVATIONS)
+def test_planar_applies_its_named_activation(activation):
+    """``f(x) = x + u_hat h(w^T x + b)`` with NumPy's ``h``, through a layer and a stack of one."""
+    assert set(NUMPY_ACTIVATIONS) == set(PLANAR_ACTIVATIONS.names())
+    rng = np.random.default_rng(11)
+    u, w, b = rng.normal(size=3), rng.normal(size=3), 0.3
+    x = rng.normal(scale=2.0, size=(100, 3))
+    u_hat = planar_u_hat(tf.constant(u), tf.constant(w)).numpy()
+    expected = x + u_hat * NUMPY_ACTIVATIONS[activation](x @ w + b)[:, None]
+    layer = Planar(u=u, w=w, b=b, activation=activation)
+    stack = PlanarStack(u=u[None], w=w[None], b=[b], activation=activation)
+    assert layer.activation == stack.activation == activation
+    for flow in (layer, stack):
+        np.testing.assert_allclose(flow.forward(x).numpy(), expected, atol=1e-12)
+
+
+def test_unknown_planar_activation_is_refused():
+    for make in (lambda: Planar(u=[1.0], w=[1.0], b=0.0, activation="relu"),
+                 lambda: PlanarStack(u=[[1.0]], w=[[1.0]], b=[0.0], activation="relu")):
+        with pytest.raises(ValueError, match="unknown planar activation 'relu'; known .*: tanh, leaky_relu"):
+            make()
 
 
 def test_planar_u_hat_enforces_invertibility_condition():
@@ -82,22 +114,23 @@ def test_radial_flow_density_integrates_to_one():
     assert _grid_mass(flow) == pytest.approx(1.0, abs=2e-3)
 
 
-def _stack_and_chain(stack_class, layer_class, params, layer_axes):
+def _stack_and_chain(stack_class, layer_class, params, layer_axes, **settings):
     num_layers = next(iter(params.values())).shape[layer_axes[next(iter(params))]]
     layers = [
-        layer_class(**{key: np.take(value, k, axis=layer_axes[key]) for key, value in params.items()})
+        layer_class(**{key: np.take(value, k, axis=layer_axes[key]) for key, value in params.items()}, **settings)
         for k in range(num_layers)
     ]
-    return stack_class(**params), tfb.Chain(layers[::-1])
+    return stack_class(**params, **settings), tfb.Chain(layers[::-1])
 
 
-@pytest.mark.parametrize("kind", ["planar", "radial"])
+@pytest.mark.parametrize("kind", ["planar", "planar-leaky_relu", "radial"])
 def test_stack_equals_chain_of_layers(kind):
     rng = np.random.default_rng(7)
     dim, num_layers = 3, 5
-    if kind == "planar":
+    if kind.startswith("planar"):
         params = dict(u=rng.normal(size=(num_layers, dim)), w=rng.normal(size=(num_layers, dim)), b=rng.normal(size=num_layers))
-        stack, chain = _stack_and_chain(PlanarStack, Planar, params, dict(u=-2, w=-2, b=-1))
+        settings = dict(activation="leaky_relu") if kind == "planar-leaky_relu" else {}
+        stack, chain = _stack_and_chain(PlanarStack, Planar, params, dict(u=-2, w=-2, b=-1), **settings)
     else:
         params = dict(z0=rng.normal(size=(num_layers, dim)), alpha=rng.uniform(0.2, 2, size=num_layers), beta=rng.normal(size=num_layers))
         stack, chain = _stack_and_chain(RadialStack, Radial, params, dict(z0=-2, alpha=-1, beta=-1))

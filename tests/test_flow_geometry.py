@@ -144,3 +144,45 @@ def test_quick_run_writes_every_figure_and_the_report(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert set(results["extra"]["densities"]) == set(DENSITY_FIGURES)
     assert set(results["extra"]["parameters"]) == set(fg.FIGURES)
+    assert results["extra"]["measured"]["fig8"]["beyond"] == 2  # e^2.5 and e^3 lie right of the plot
+    assert report.startswith("**Quick run, reduced scale**")
+    for judgement in ("Agrees with", "As in the thesis", "Does not agree"):
+        assert judgement not in report, judgement
+
+
+def test_fig8_counts_the_points_beyond_the_plot():
+    data = fg.exponential_flow()
+    assert fg.beyond_plot(data["z_prime"]) == int(np.sum(np.exp(np.linspace(-3, 3, fg.EXP_SAMPLES)) > 8.0)) == 2
+    assert "2 of their images lie beyond" in fg.note_fig8(fg.measure(fg.QUICK)["fig8"]).measured
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return fg.measure(fg.QUICK)
+
+
+def test_every_figure_agrees_with_its_caption_at_full_grid(measured):
+    notes = fg.notes(fg.measure(fg.FULL))
+    for fid, note in notes.items():
+        assert "Does not agree" not in note.study and "Unlike" not in note.study and "bug" not in note.study, fid
+
+
+def test_a_moved_valley_flips_the_fig13_sentence(measured):
+    m = dict(measured["fig13"])
+    assert fg.note_fig13(m).study.startswith("Agrees")
+    m["valley"] = 2.5  # the lowest point between the lobes no longer on x = 1
+    assert fg.note_fig13(m).study.startswith("Does not agree")
+
+
+def test_a_filled_crater_flips_the_fig16_sentence(measured):
+    m = dict(measured["fig16"])
+    assert fg.note_fig16(m).study.startswith("Agrees")
+    m["after"] = m["before"]
+    assert fg.note_fig16(m).study.startswith("Does not agree")
+
+
+def test_a_wrong_kind_of_layer_flips_the_det_sentence(measured):
+    panels = [dict(p) for p in measured["fig10"]]
+    assert fg.note_det("fig10", panels).study.startswith("Agrees")
+    panels[0]["value"] = 1.0 / panels[0]["value"]  # the expansion panel now shows a contraction
+    assert fg.note_det("fig10", panels).study.startswith("Does not agree")

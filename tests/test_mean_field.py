@@ -33,6 +33,31 @@ def test_quick_run_writes_figures_results_and_report(quick):
         assert f"({out.name}/{png.name})" in report
     assert report.count("Command: `python -m experiments.mean_field --quick`") == len(FIGURES)
     assert f"{100 * results['sklearn']['agreement']:.1f} %" in report
+    assert report.startswith("**Quick run, reduced scale**")
+    for judgement in ("As in the study", "Unlike the study", "agrees with the study", "As the study found"):
+        assert judgement not in report, judgement
+    assert "### Figure 5 — not reproduced" in report and "printed" not in report
+
+
+def test_sentences_follow_their_numbers(quick):
+    _, results = quick
+    from experiments import mean_field_figures as mff
+
+    fig3 = results["fig3"]
+    assert "matches −KL" in mff._section_fig3(fig3).measured
+    shifted = dict(fig3, mean_field_kl=fig3["mean_field_kl"] + 0.5)
+    assert "does not match −KL" in mff._section_fig3(shifted).measured
+    cavi = results["cavi"]
+    assert mff._section_fig6(cavi).study.startswith("As in the study")
+    flat = dict(cavi, predictive_between=max(cavi["predictive_at_means"]))
+    assert mff._section_fig6(flat).study.startswith("Unlike the study")
+
+
+def test_quadrature_optimum_beside_figure_7_is_no_worse_than_any_start(quick):
+    _, results = quick
+    fig7 = results["fig7"]
+    # every ADVI start ends at or below the best diagonal Gaussian's ELBO (within its Monte-Carlo error)
+    assert max(fig7["elbo"]) <= -fig7["optimum"]["kl"] + 0.02
 
 
 def test_full_rank_advi_recovers_the_covariance(quick):

@@ -15,7 +15,7 @@ from experiments import _common, _runner, flow_geometry, mean_field, report, toy
 from experiments._common import FIGURES, REPO
 
 ENTRY_POINTS = ["experiments", "experiments.mean_field", "experiments.flow_geometry", "experiments.toy_targets",
-                "experiments.eight_schools", "experiments.report"]
+                "experiments.eight_schools", "experiments.ablations", "experiments.beyond", "experiments.report"]
 TF_NOISE = ("oneDNN", "cuInit", "absl::InitializeLog", "cuda", "DT_BOOL")
 
 
@@ -146,6 +146,25 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
     driver.record_total(123.4)
     timings = json.loads((figures / "timings.json").read_text())
     assert timings["total_seconds"] == 123.4 and timings["partial"] == []
+
+
+def test_a_rerun_that_only_redraws_keeps_the_time_of_the_run_that_computed(tmp_path, monkeypatch):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (figures / "timings.json").write_text(json.dumps({"experiments": {"flow_geometry": 5.0}, "partial": []}))
+    for module, name in ((_common, "FIGURES"), (_common, "MANIFEST"), (_common, "TIMINGS")):
+        monkeypatch.setattr(module, name, figures / getattr(module, name).relative_to(FIGURES))
+    out = figures / "flow_geometry"
+    first = flow_geometry.EXPERIMENT.open(["--out", str(out)])
+    with first:
+        first.set_extra("done", 1)
+    redraw = flow_geometry.EXPERIMENT.open(["--out", str(out)])
+    assert redraw.resumed and not redraw.computed
+    redraw.finish()
+    assert json.loads((figures / "timings.json").read_text())["experiments"]["flow_geometry"] == 5.0
+    redraw.computed = True  # had a job run, its time would count
+    redraw.finish()
+    assert json.loads((figures / "timings.json").read_text())["experiments"]["flow_geometry"] != 5.0
 
 
 # ------------------------------------------------------------------ executors

@@ -8,8 +8,9 @@ import pytest
 from scipy import integrate, stats
 
 import vinf
-from experiments import toy_targets
+from experiments import _baseline, toy_targets
 from experiments import toy_targets_figures as figures
+from experiments import toy_targets_report as report
 
 TWO_D = [spec.name for spec in toy_targets.TARGETS if vinf.targets.get(spec.name).dim == 2]
 # nats: a short planar fit's ELBO must come this close to log Z on every 2-D target. Below log 2 / 2, so a
@@ -86,6 +87,144 @@ def test_banana_arm_mass_matches_exact_sampling():
     assert abs(figures.banana_arm_mass(figures.BANANA_ARM) - share) < 4 * se
 
 
+# ------------------------------------------------------------------ the mean-field baseline at its optimum
+
+
+def test_quadrature_kl_of_a_diagonal_gaussian_against_a_gaussian_is_exact():
+    from experiments.mean_field import CORRELATED, correlated_target
+
+    target = correlated_target()
+    mu, cov = np.asarray(CORRELATED["loc"]), np.asarray(CORRELATED["cov"])
+    loc, scale = np.array([0.3, -0.2]), np.array([0.7, 1.3])
+    inv = np.linalg.inv(cov)
+    exact = 0.5 * (np.trace(inv @ np.diag(scale**2)) + (mu - loc) @ inv @ (mu - loc) - 2
+                   + np.linalg.slogdet(cov)[1] - np.sum(np.log(scale**2)))
+    assert _baseline.diagonal_gaussian_kl(target, loc, scale) == pytest.approx(exact, abs=1e-8)
+    best = _baseline.search_box(target, 4, seed=0)
+    # the mean-field optimum of a Gaussian: its mean and the precision's inverse diagonal (Figure 3)
+    np.testing.assert_allclose(best["loc"], mu, atol=1e-4)
+    np.testing.assert_allclose(np.square(best["scale"]), 1 / np.diag(inv), rtol=1e-4)
+
+
+MULTISTART = ("two_hills", "circle", "energy1", "energy2", "energy3")
+
+
+@pytest.fixture(scope="module")
+def multistart():
+    """Mean field from 8 starts spread over each box (3000 steps), and the best diagonal Gaussian by quadrature."""
+    scale = toy_targets.Scale(1, 3000, 1000, 20000, 1, 0, 0, jit_compile=True, starts=8)
+    rows = []
+    for names in (MULTISTART[:1], MULTISTART[1:]):
+        group = toy_targets.Group("mean_field", names, 0, scale.max_steps, num_runs=scale.starts, spread=True,
+                                  target_kwargs={})
+        rows += toy_targets.train_group(group, scale, 0).rows
+    optimum = {name: _baseline.search_box(vinf.targets.get(name), 16, seed=0, fraction=toy_targets.SPREAD)
+               for name in MULTISTART}
+    return {r["target"]: r for r in rows}, optimum
+
+
+@pytest.mark.parametrize("name", MULTISTART)
+def test_best_mean_field_start_is_within_5_percent_of_the_quadrature_optimum(multistart, name):
+    rows, optimum = multistart
+    row = rows[name]
+    best = toy_targets.best_member(row)
+    kl, se, opt = row["kl"][best], row["elbo_se"][best], optimum[name]["kl"]
+    assert kl <= 1.05 * opt, f"best of 8 starts {kl:.3f}, quadrature optimum {opt:.3f}"
+    assert kl >= opt - 4 * se, f"a fit below the best diagonal Gaussian: {kl:.4f} < {opt:.4f} (MC se {se:.4f})"
+    assert abs(optimum[name]["kl_check"] - opt) < 1e-3
+
+
+def test_the_study_start_alone_stays_on_the_saddle_of_two_hills(multistart):
+    rows, optimum = multistart
+    assert rows["two_hills"]["kl"][0] > 5 * optimum["two_hills"]["kl"]
+
+
+# ------------------------------------------------------------------ what the report's sentences rest on
+
+
+def test_circle_negates_the_whole_printed_log_density():
+    """Figure 30's sentence: vinf's circle is eq. 86 as printed with its whole log-density negated."""
+    z = np.random.default_rng(0).normal(0.0, 3.0, (1000, 2))
+    bumps = np.exp(-0.2 * ((z[:, 0] - 2) / 0.8) ** 2) + np.exp(-0.2 * ((z[:, 0] + 2) / 0.8) ** 2)
+    printed = 0.5 * ((np.linalg.norm(z, axis=1) - 4) / 0.4) ** 2 - np.log(bumps)
+    np.testing.assert_allclose(vinf.targets.get("circle").log_prob_numpy(z), -printed, rtol=1e-10, atol=1e-10)
+
+
+def test_figure_eight_mixture_is_the_target():
+    mix = figures.FIGURE_EIGHT
+    z = np.random.default_rng(1).normal(0.0, 2.0, (500, 2))
+    density = sum(w * stats.multivariate_normal(m, c).pdf(z) for w, m, c in zip(mix["weights"], mix["locs"],
+                                                                               mix["covs"]))
+    np.testing.assert_allclose(np.exp(vinf.targets.get("figure_eight").log_prob_numpy(z)), density, rtol=1e-10)
+
+
+def test_cut_direction_finds_a_known_line():
+    rng = np.random.default_rng(2)
+    z0 = rng.standard_normal((4000, 2))
+    for angle in (0.0, 45.0, 90.0, 135.0):
+        normal = np.array([-math.sin(math.radians(angle)), math.cos(math.radians(angle))])
+        z_k = np.where((z0 @ normal > 0)[:, None], 1.0, -1.0) * np.ones(2)  # each side to one mode
+        cut = figures.cut_direction(z0, z_k, (1.0, 1.0))
+        assert min(abs(cut["angle"] - angle), 180 - abs(cut["angle"] - angle)) < 3.0
+        assert cut["accuracy"] > 0.99
+
+
+def test_orientation_sentence_follows_the_angle():
+    assert report.orientation(3.0) == report.orientation(178.0) == "horizontally"
+    assert report.orientation(88.0) == "vertically"
+    assert report.orientation(135.0).startswith("diagonally (falling")
+    assert report.orientation(45.0).startswith("diagonally (rising")
+    one = report.cut_sentence({"planar": dict(angle=135.0, accuracy=0.99)})
+    assert "diagonally" in one and "one straight line" in one
+    assert "no straight line" in report.cut_sentence({"planar": dict(angle=135.0, accuracy=0.7)})
+
+
+def test_variant_sentence_says_whether_a_departure_changes_the_count():
+    entry = lambda both, kl: dict(num_runs=10, both_sides=both, kl=[kl] * 10)  # noqa: E731
+    same = {"default": entry(0, 0.69), "thesis_init": entry(0, 0.70), "thesis_all": entry(0, 0.69)}
+    assert "No departure changes that number." in report.variant_sentence("Two hills", same)
+    changed = dict(same, thesis_all=entry(7, 0.2))
+    text = report.variant_sentence("Two hills", changed)
+    assert "No departure" not in text and "Study's init and checkpoint raises it to 7." in text
+    assert "-0.490" in text  # how far the median KL moves
+
+
+@pytest.mark.parametrize("ours, theirs, phrase", [(10, 10, "so do ours"), (0, 10, "explain the difference"),
+                                                  (0, 0, "do not explain"), (0, 4, "explain part"),
+                                                  (5, 2, "do worse")])
+def test_figure_18_verdict_follows_the_counts(ours, theirs, phrase):
+    assert phrase in report.study_hills_verdict(ours, theirs, 10)
+
+
+def test_optimum_sentence_flips_with_the_fit():
+    optimum = {"two_hills": {"kl": 0.70}}
+    row = dict(target="two_hills", kl=[6.6, 0.72], elbo=[-7.4, -1.5])
+    assert "on every target" in report.optimum_sentence([row], optimum)
+    row = dict(row, kl=[6.6, 0.80], elbo=[-7.4, -1.6])
+    assert "not on two_hills (0.800 against 0.700)" in report.optimum_sentence([row], optimum)
+
+
+@pytest.mark.parametrize("share, verdict", [(0.19, "matches"), (0.02, "misses"), (0.10, "under-fills"),
+                                            (0.30, "over-fills")])
+def test_share_verdict(share, verdict):
+    assert report.share_verdict(share, 0.19) == verdict
+
+
+def test_hills_phrase_reads_the_kl():
+    assert report.hills_phrase(0.1) == "both hills"
+    assert report.hills_phrase(math.log(2.0) + 0.01) == "one hill"
+    assert report.hills_phrase(2.0) == "neither hill cleanly"
+
+
+def test_collapses_are_counted_after_training_settles():
+    rng = np.random.default_rng(3)
+    trace = np.concatenate([np.linspace(10.0, -2.0, 500), -2.0 + 0.05 * rng.standard_normal(3000)])
+    assert figures.collapses(trace) == 0  # the warm-up is not a collapse
+    for start in (1000, 2500):
+        trace[start:start + 300] += 3.0  # the loss jumps: the ELBO collapses
+    assert figures.collapses(trace) == 2
+
+
 # ------------------------------------------------------------------ end to end
 
 
@@ -97,7 +236,13 @@ def quick(tmp_path_factory):
 
 
 ROW_FIELDS = {"key", "target", "family", "num_flows", "num_steps", "sample_size", "log_evidence", "elbo", "elbo_se",
-              "kl", "best_step"}
+              "kl", "best_step", "variant"}
+
+
+def _table_rows(results, scale=toy_targets.QUICK):
+    groups = toy_targets.table_groups(scale, {})
+    keys = {g.member_key(t) for g in groups for t in g.targets}
+    return [r for r in results["rows"] if r["key"] in keys]
 
 
 def test_quick_run_writes_every_figure_and_result(quick):
@@ -105,40 +250,107 @@ def test_quick_run_writes_every_figure_and_result(quick):
     for number in range(17, 36):
         assert list(out.glob(f"fig{number}_*.png")), f"figure {number} missing"
     assert (out / "mode_study_annealing.png").exists()
-    table_rows = [r for r in results["rows"] if r.get("sample_size") == 500 and r.get("num_runs") == 1]
+    table_rows = _table_rows(results)
     assert {(r["target"], r["family"]) for r in table_rows} == {
         (spec.name, family) for spec in toy_targets.TARGETS for family in toy_targets.FAMILIES}
     for row in table_rows:
         assert ROW_FIELDS <= set(row)
-        assert row["elbo"][0] <= row["log_evidence"] + 3 * row["elbo_se"][0], row["key"]
-        assert row["kl"][0] == pytest.approx(row["log_evidence"] - row["elbo"][0])
+        assert row["variant"] == "default"
+        assert len(row["kl"]) == (toy_targets.QUICK.starts if row["family"] == "mean_field" else 1)
+        elbo, se = np.asarray(row["elbo"]), np.asarray(row["elbo_se"])
+        assert np.all(elbo <= row["log_evidence"] + 3 * se + 1e-9), row["key"]
+        np.testing.assert_allclose(row["kl"], row["log_evidence"] - elbo, rtol=1e-6)
+    assert {r["variant"] for r in results["rows"]} == set(toy_targets.VARIANTS)
     assert set(results["extra"]["fig17_traces"]) == {str(s) for s in toy_targets.TRACE_SIZES}
     assert {"weights", "locs", "covs"} <= set(results["extra"]["mixture"])
-    report = (out / "report.md").read_text()
+    assert set(results["extra"]["gaussian_optimum"]) == {spec.name for spec in toy_targets.TARGETS}
+    report_text = (out / "report.md").read_text()
     for number in range(17, 36):
-        assert f"### Figure {number}" in report
+        assert f"### Figure {number}" in report_text
     assert (out / "kl_table.md").read_text().count("\n") == len(toy_targets.TARGETS) + 2
 
 
-def test_mode_study_compares_the_same_seeds_with_and_without_annealing(quick):
+def test_quick_report_states_its_scale_and_judges_no_agreement(quick):
+    out, _ = quick
+    text = (out / "report.md").read_text()
+    assert text.startswith("**Quick run, reduced scale**")
+    for judgement in ("As in the study", "Unlike the study", "The study's Fig. 18 shows", "Agrees with"):
+        assert judgement not in text, judgement
+
+
+def test_mean_field_starts_spread_over_the_box(quick):
+    _, results = quick
+    for row in _table_rows(results):
+        if row["family"] != "mean_field":
+            continue
+        target = vinf.targets.get(row["target"], **({"gaussian_mixture": results["extra"]["mixture"]}
+                                                    .get(row["target"], {})))
+        starts = np.asarray(row["starts"])
+        assert starts.shape == (toy_targets.QUICK.starts, target.dim)
+        low, high = np.asarray(target.bounds).T
+        assert np.all((starts[1:] >= low) & (starts[1:] <= high))
+        # a Latin hypercube: one start in each of the R - 1 strata of every axis
+        strata = np.floor((starts[1:] - low) / (high - low) * (len(starts) - 1)).astype(int)
+        for axis in range(target.dim):
+            assert sorted(strata[:, axis]) == list(range(len(starts) - 1))
+
+
+def test_mode_study_compares_the_same_seeds_under_every_variant(quick):
     _, results = quick
     study = results["extra"]["mode_study"]
     for name in toy_targets.MODE_TARGETS:
-        plain, annealed = [r for r in study["runs"] if r["target"] == name]
-        assert plain["anneal_steps"] == 0 < annealed["anneal_steps"]
-        for result in (plain, annealed):
+        runs = {r["variant"]: r for r in study["runs"] if r["target"] == name}
+        assert set(runs) == set(toy_targets.VARIANTS)
+        assert runs["default"]["anneal_steps"] == 0 < runs["annealed"]["anneal_steps"]
+        assert runs["longer"]["num_steps"] == toy_targets.LONGER * runs["default"]["num_steps"]
+        by_key = {r["key"]: r for r in results["rows"]}
+        rows = {v: by_key[toy_targets.mode_group(name, v, toy_targets.QUICK).member_key(name)]
+                for v in toy_targets.VARIANTS}
+        assert rows["thesis_init"]["surrogate_options"] == {"w_scale": 1e-2}
+        assert rows["thesis_checkpoint"]["fit_options"]["checkpoint"] == "lowest"
+        assert rows["thesis_all"]["surrogate_options"] == {"w_scale": 1e-2}
+        for result in runs.values():
             shares = np.asarray(result["smaller_share"])
             assert shares.shape == (toy_targets.QUICK.mode_runs,)
             assert np.all((shares >= 0) & (shares <= 0.5))
             assert result["one_mode"] == int(np.sum(shares < study["one_mode_share"]))
+            assert result["both_sides"] == result["num_runs"] - result["one_mode"]
             assert result["one_mode"] + result["both_modes"] + result["neither"] == result["num_runs"]
             assert len(result["first_step_both"]) == len(result["one_mode_steps"]) == result["num_runs"]
+
+
+def test_variants_share_their_seeds(quick):
+    """The study's checkpoint follows our training step for step; the longer training repeats it first."""
+    out, _ = quick
+    for name in toy_targets.MODE_TARGETS:
+        dim = vinf.targets.get(name).dim
+        loss = {v: toy_targets.load_surrogate(toy_targets.mode_group(name, v, toy_targets.QUICK), out / "draws",
+                                              dim)[1] for v in ("default", "thesis_checkpoint", "longer")}
+        np.testing.assert_array_equal(loss["thesis_checkpoint"], loss["default"])
+        np.testing.assert_allclose(loss["longer"][:len(loss["default"])], loss["default"], rtol=1e-5)
 
 
 def test_rerun_resumes_without_training(quick):
     out, _ = quick
     run = toy_targets.EXPERIMENT.open(["--quick", "--out", str(out)])
     mixture = run.cached_extra("mixture")
-    work = (toy_targets.table_groups(run.scale, {"gaussian_mixture": mixture}) + toy_targets.trace_groups(run.scale)
-            + toy_targets.mode_groups(run.scale) + [toy_targets.Nuts(run.scale.nuts_draws, run.scale.nuts_tune)])
+    kwargs = {"gaussian_mixture": mixture}
+    work = (toy_targets.table_groups(run.scale, kwargs) + toy_targets.trace_groups(run.scale)
+            + toy_targets.mode_groups(run.scale) + [toy_targets.Nuts(run.scale.nuts_draws, run.scale.nuts_tune),
+                                                    toy_targets.GaussianOptimum(
+                                                        toy_targets.OPTIMUM_STARTS * run.scale.starts, kwargs)])
     assert all(run.done(item.job(run.scale, run.seed)) for item in work), "a finished training would run again"
+
+
+def test_a_flipped_number_in_the_results_flips_the_sentence(quick):
+    """Energy 4's lower branch: give the radial draws the target's share and its 'misses' goes away."""
+    out, results = quick
+    measured = json.loads(json.dumps(results["extra"]["measured"]))
+    kl = {t: {f: 0.01 for f in toy_targets.FAMILIES} for t in figures.ENERGIES}
+    branch = measured["branches"]["energy4"]["lower wave"]
+    branch["radial"] = 0.0
+    missing = report.note_energies(kl, measured["branches"], measured["window_mass"])[1].measured
+    assert "radial misses energy 4's lower wave" in missing
+    branch["radial"] = branch["exact"]
+    matching = report.note_energies(kl, measured["branches"], measured["window_mass"])[1].measured
+    assert "radial misses energy 4's lower wave" not in matching

@@ -13,6 +13,8 @@ from tensorflow_probability.python.internal import (
     tensor_util,
 )
 
+from vinf._registry import Registry
+
 tfb = tfp.bijectors
 
 __all__ = [
@@ -22,7 +24,31 @@ __all__ = [
     "RadialStack",
     "planar_u_hat",
     "radial_beta_hat",
+    "PLANAR_ACTIVATIONS",
+    "LEAKY_RELU_SLOPE",
 ]
+
+# The planar non-linearities h by name, each a -> (h(a), h'(a)). Eq. 64 keeps a layer invertible for
+# any h with 0 < h' <= 1 (then 1 + h' w^T u_hat > 0 once w^T u_hat > -1).
+PLANAR_ACTIVATIONS = Registry("planar activation")
+LEAKY_RELU_SLOPE = 0.2  # h'(a) for a <= 0 of the "leaky_relu" non-linearity
+
+
+@PLANAR_ACTIVATIONS.register("tanh")
+def _tanh(a):
+    """The thesis's ``h = tanh``, ``h' = 1 - tanh^2``: in (0, 1], vanishing for large ``|a|``."""
+    h = tf.tanh(a)
+    return h, 1.0 - tf.square(h)
+
+
+@PLANAR_ACTIVATIONS.register("leaky_relu")
+def _leaky_relu(a):
+    """``h(a) = a`` for ``a > 0``, ``LEAKY_RELU_SLOPE * a`` otherwise: ``h'`` in ``{0.2, 1}``, never vanishing
+    (the non-linearity less prone to vanishing gradients that the thesis's section VII asks for)."""
+    # Not tf.nn.leaky_relu: its slope is a float32 attribute, 1e-8 off 0.2 in float64.
+    positive = a > 0
+    slope = tf.where(positive, tf.ones_like(a), tf.fill(tf.shape(a), tf.constant(LEAKY_RELU_SLOPE, a.dtype)))
+    return tf.where(positive, a, slope * a), slope
 
 
 def planar_u_hat(u, w):
@@ -51,15 +77,16 @@ def planar_coefficients(u, w, b):
     return dict(w=w, b=b, u_hat=u_hat, w_u_hat=tf.reduce_sum(w * u_hat, axis=-1))
 
 
-def planar_step(x, c):
-    """One planar layer and its log-det-Jacobian (eqs. 60-62).
+def planar_step(x, c, activation="tanh"):
+    """One planar layer and its log-det-Jacobian (eqs. 60-63).
 
-    ``f(x) = x + u_hat tanh(w^T x + b)``, ``log|det df/dx| = log(1 + tanh'(w^T x + b) w^T u_hat)``;
-    ``w^T u_hat > -1`` and ``0 < tanh' <= 1`` keep the argument of ``log1p`` above -1.
+    ``f(x) = x + u_hat h(w^T x + b)``, ``log|det df/dx| = log(1 + h'(w^T x + b) w^T u_hat)``, with
+    ``h`` the non-linearity registered as ``activation`` in ``PLANAR_ACTIVATIONS`` (``tanh`` by default);
+    ``w^T u_hat > -1`` (eq. 64) and ``0 < h' <= 1`` keep the argument of ``log1p`` above -1.
     """
-    h = tf.tanh(tf.reduce_sum(c["w"] * x, axis=-1) + c["b"])
+    h, h_prime = PLANAR_ACTIVATIONS.factory(activation)(tf.reduce_sum(c["w"] * x, axis=-1) + c["b"])
     y = x + c["u_hat"] * h[..., tf.newaxis]
-    return y, tf.math.log1p((1.0 - tf.square(h)) * c["w_u_hat"])
+    return y, tf.math.log1p(h_prime * c["w_u_hat"])
 
 
 def radial_coefficients(z0, alpha, beta):
@@ -114,11 +141,15 @@ class _VectorBijector(tfb.Bijector):
 
     Subclasses pass their parameters as a dict, declare their event ranks in
     ``_parameter_properties`` and implement ``_forward_and_ldj(x) -> (y, ldj)``.
-    ``forward`` leaves the log-det-Jacobian it computed alongside ``y`` in the
-    bijector cache, so drawing from a flow and scoring the draw cost one pass.
+    ``settings`` are further constructor arguments that are not tensors (the
+    planar ``activation``): kept in ``parameters`` and passed by name to the
+    layer steps. ``forward`` leaves the log-det-Jacobian it computed alongside
+    ``y`` in the bijector cache, so drawing from a flow and scoring the draw
+    cost one pass.
     """
 
-    def __init__(self, params, validate_args, name):
+    def __init__(self, params, validate_args, name, settings=None):
+        self._settings = dict(settings or {})
         with tf.name_scope(name) as name:
             dtype = dtype_util.common_dtype(list(params.values()), dtype_hint=tf.float32)
             self._params = {
@@ -129,7 +160,7 @@ class _VectorBijector(tfb.Bijector):
                 forward_min_event_ndims=1,
                 dtype=dtype,
                 validate_args=validate_args,
-                parameters=dict(params, validate_args=validate_args, name=name),
+                parameters=dict(params, **self._settings, validate_args=validate_args, name=name),
                 name=name,
             )
 
@@ -174,12 +205,16 @@ def _param(key, doc):
 
 
 class Planar(_NoInverse, _VectorBijector):
-    """Planar flow ``f(z) = z + u_hat tanh(w^T z + b)`` (eqs. 60-64).
+    """Planar flow ``f(z) = z + u_hat h(w^T z + b)`` (eqs. 60-64), ``h = tanh`` by default.
 
     ``log|det df/dz| = log|1 + u_hat^T psi(z)|`` with
-    ``psi(z) = tanh'(w^T z + b) w`` (eq. 62). The raw ``u`` is corrected to
+    ``psi(z) = h'(w^T z + b) w`` (eq. 62). The raw ``u`` is corrected to
     ``u_hat`` (eq. 64) inside the bijector, so every parameter value gives an
-    invertible map with a positive Jacobian determinant.
+    invertible map with a positive Jacobian determinant: that needs
+    ``0 < h' <= 1``, which both non-linearities of ``PLANAR_ACTIVATIONS.names()`` have
+    (``"tanh"``, the thesis's; ``"leaky_relu"``, ``h(a) = a`` for ``a > 0`` and
+    ``LEAKY_RELU_SLOPE * a`` otherwise, whose slope does not vanish for large
+    ``|a|``, section VII).
 
     No closed-form inverse exists; score draws through
     ``TransformedDistribution.experimental_sample_and_log_prob`` (or rely on the
@@ -198,13 +233,15 @@ class Planar(_NoInverse, _VectorBijector):
       u: raw direction, shape ``[..., D]``.
       w: normal of the hyperplane, shape ``[..., D]``.
       b: offset, shape ``[...]``.
+      activation: the non-linearity ``h``, a name in ``PLANAR_ACTIVATIONS.names()``.
     """
 
     _coefficients = staticmethod(planar_coefficients)
     _step = staticmethod(planar_step)
 
-    def __init__(self, u, w, b, validate_args=False, name="planar"):
-        super().__init__(dict(u=u, w=w, b=b), validate_args, name)
+    def __init__(self, u, w, b, activation="tanh", validate_args=False, name="planar"):
+        PLANAR_ACTIVATIONS.factory(activation)  # an unknown name raises here, listing the known ones
+        super().__init__(dict(u=u, w=w, b=b), validate_args, name, settings=dict(activation=activation))
 
     @classmethod
     def _parameter_properties(cls, dtype):
@@ -219,12 +256,17 @@ class Planar(_NoInverse, _VectorBijector):
     b = _param("b", "The offset.")
 
     @property
+    def activation(self):
+        """The name of the non-linearity ``h``."""
+        return self._settings["activation"]
+
+    @property
     def u_hat(self):
         """The corrected direction of eq. 64."""
         return planar_u_hat(tf.convert_to_tensor(self.u), tf.convert_to_tensor(self.w))
 
     def _forward_and_ldj(self, x):
-        return planar_step(x, planar_coefficients(**self._tensors()))
+        return planar_step(x, planar_coefficients(**self._tensors()), **self._settings)
 
 
 class Radial(_AnalyticInverse, _VectorBijector):
@@ -305,8 +347,8 @@ class _LayerStack(_VectorBijector):
 
     _layer_class = None
 
-    def __init__(self, params, validate_args, name):
-        super().__init__(params, validate_args, name)
+    def __init__(self, params, validate_args, name, settings=None):
+        super().__init__(params, validate_args, name, settings)
         props = self._layer_class.parameter_properties(self.dtype)
         self._layer_axes = {key: -(props[key].event_ndims + 1) for key in params}
         sizes = {value.shape[self._layer_axes[key]] for key, value in self._params.items()}
@@ -336,13 +378,26 @@ class _LayerStack(_VectorBijector):
         }
         return self._layer_class._coefficients(**leading)
 
+    def layer_norms(self, values):
+        """Per-layer Euclidean norms of tensors shaped like this stack's parameters.
+
+        ``values`` maps each parameter's name to a tensor of its shape (its
+        gradient, say); returns ``[..., K]``: for each layer, the norm over the
+        entries of all its parameters.
+        """
+        squares = [
+            tf.reduce_sum(tf.square(values[key]), axis=list(range(axis + 1, 0)))
+            for key, axis in self._layer_axes.items()
+        ]
+        return tf.sqrt(tf.add_n(squares))
+
     def _run(self, x, step, reverse):
-        """Fold ``step(x, constants of layer k) -> (x', ldj)`` over the layers, summing ldj (eq. 59)."""
+        """Fold ``step(x, constants of layer k, **settings) -> (x', ldj)`` over the layers, summing ldj (eq. 59)."""
         coefficients = self._coefficients_by_layer()
         order = range(self._num_layers - 1, -1, -1) if reverse else range(self._num_layers)
         total = 0.0
         for k in order:
-            x, ldj = step(x, {key: value[k] for key, value in coefficients.items()})
+            x, ldj = step(x, {key: value[k] for key, value in coefficients.items()}, **self._settings)
             total = total + ldj
         return x, total
 
@@ -353,14 +408,16 @@ class _LayerStack(_VectorBijector):
 class PlanarStack(_NoInverse, _LayerStack):
     """``K`` planar layers (eq. 60) in one bijector: ``u, w`` are ``[..., K, D]``, ``b`` is ``[..., K]``.
 
-    Layer ``k`` is ``Planar(u[..., k, :], w[..., k, :], b[..., k])``; the
+    Layer ``k`` is ``Planar(u[..., k, :], w[..., k, :], b[..., k], activation)``; the
     log-det-Jacobian is the sum of eq. 63.
     """
 
     _layer_class = Planar
+    activation = Planar.activation
 
-    def __init__(self, u, w, b, validate_args=False, name="planar_stack"):
-        super().__init__(dict(u=u, w=w, b=b), validate_args, name)
+    def __init__(self, u, w, b, activation="tanh", validate_args=False, name="planar_stack"):
+        PLANAR_ACTIVATIONS.factory(activation)  # an unknown name raises here, listing the known ones
+        super().__init__(dict(u=u, w=w, b=b), validate_args, name, settings=dict(activation=activation))
 
 
 class RadialStack(_AnalyticInverse, _LayerStack):

@@ -1,4 +1,4 @@
-"""How good is a fitted q? ELBO, PSIS k-hat, the repeated-run protocol, and ArviZ out.
+"""How good is a fitted q? ELBO, PSIS k-hat, the repeated-run protocol, per-layer gradients, and ArviZ out.
 
 ``log_weights`` are ``log p(z) - log q(z)`` for ``z ~ q``; their mean is the
 ELBO estimate (eq. 7) and the Pareto tail fitted to them gives k-hat
@@ -6,6 +6,8 @@ ELBO estimate (eq. 7) and the Pareto tail fitted to them gives k-hat
 with arviz's PSIS. Every function takes the target as a ``vinf.targets.Target``
 or a callable log density. ``to_inference_data`` turns a fitted surrogate into
 ``arviz.InferenceData`` and ``compare`` sets it beside a reference (NUTS).
+``layer_gradient_norms`` says how much each layer of a planar or radial flow
+is being trained (do the first layers' gradients vanish in a deep flow?).
 """
 import dataclasses
 import warnings
@@ -15,6 +17,8 @@ import tensorflow as tf
 
 from vinf import _checks
 from vinf import khat as khat_estimators
+from vinf.bijectors import PlanarStack, RadialStack
+from vinf.fit import negative_elbo_sums
 from vinf.targets import Target, log_density
 
 with warnings.catch_warnings():
@@ -30,6 +34,7 @@ __all__ = [
     "khat_from_log_weights",
     "RepeatedRuns",
     "evaluate_runs",
+    "layer_gradient_norms",
     "KHAT_GOOD",
     "KHAT_OK",
 ]
@@ -168,6 +173,51 @@ def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
         elbos.append(lw.mean(axis=0))
     average = lambda values: np.mean(np.reshape(values, (num_sets, -1)), axis=0)  # noqa: E731
     return RepeatedRuns(khat=average(khats["arviz"]), elbo=average(elbos), khat_thesis=average(khats["thesis"]))
+
+
+# ------------------------------------------------------------------ per-layer gradients
+
+_LAYER_STACKS = (PlanarStack, RadialStack)
+_GRADIENT_STREAM = 0  # the draws of layer_gradient_norms, apart from log_weights' and evaluate_runs'
+
+
+def layer_gradient_norms(target, q, sample_size=500, seed=0):
+    """The norm of each layer's share of the ``-ELBO`` gradient, for planar and radial surrogates.
+
+    The gradient that ``fit`` follows (the reparameterized one, eqs. 50-51) of
+    the ``-ELBO`` estimate ``mean(log q(z) - log p(z))`` over ``sample_size``
+    draws, with respect to the flow's stacked variables (planar ``u, w`` of shape
+    ``[*batch_shape, K, dim]`` and ``b`` ``[*batch_shape, K]``; radial ``z0``,
+    ``alpha`` through its raw pre-softplus variable, and ``beta``), and for each
+    layer the Euclidean norm over all its parameters. Layer 0 acts first on the
+    base draws: a profile that falls towards layer 0 as ``K`` grows is the
+    vanishing gradient the thesis's section VII suspects of deep planar flows.
+
+    The draws are those of ``q.experimental_sample_and_log_prob(sample_size,
+    seed=(seed, 0))``, computed eagerly (no compilation, which at K = 256 would
+    cost more than the evaluation).
+
+    Returns:
+      NumPy array ``[*batch_shape, K]``; each batch member's norms are those of its own ``-ELBO``.
+    """
+    stack = getattr(q, "bijector", None)
+    if not isinstance(stack, _LAYER_STACKS):
+        raise ValueError(
+            "layer_gradient_norms needs a planar or radial surrogate (vinf.surrogates.planar or radial), whose "
+            f"layers are stacked in one bijector; got {type(q).__name__} {getattr(q, 'name', '')!r}"
+        )
+    sample_size = _checks.integer(sample_size, "sample_size")
+    seed = _checks.seed(seed)
+    log_prob = log_density(target, q)
+    keys = list(stack.parameter_properties())
+    variables = [getattr(stack.parameters[key], "pretransformed_input", stack.parameters[key]) for key in keys]
+    untrainable = [key for key, v in zip(keys, variables) if not (isinstance(v, tf.Variable) and v.trainable)]
+    if untrainable:
+        raise ValueError(
+            f"the flow's parameters {untrainable} are not trainable variables; build q with vinf.surrogates"
+        )
+    _, grads = negative_elbo_sums(log_prob, q, variables, (seed, _GRADIENT_STREAM), sample_size)
+    return stack.layer_norms({key: g / sample_size for key, g in zip(keys, grads)}).numpy()
 
 
 # ------------------------------------------------------------------ ArviZ out

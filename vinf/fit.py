@@ -31,6 +31,22 @@ section 6.1): the step-``t`` gradient is that of ``mean(log q - beta_t log p)``
 with the inverse temperature ``beta_t = min(1, ANNEAL_START + t / anneal_steps)``,
 so early steps see a flattened target and can spread over several modes. The
 recorded loss (and so the checkpoint) is always the un-annealed ``-ELBO``.
+
+``gradient="stl"`` is the "sticking the landing" estimator of Roeder, Wu &
+Duvenaud (2017): the reparameterised gradient of ``log q_phi(z_phi)`` is the
+path derivative plus the score ``d log q_phi(z) / d phi`` at fixed ``z``, whose
+mean is zero and whose noise does not vanish as ``q`` approaches ``p``; STL
+subtracts ``log q_phi`` at the draws cut from the graph and adds its value
+back, so the loss's value is unchanged and its gradient drops the score. At
+``q = p`` the STL gradient is zero for every draw. It needs ``q.log_prob`` at
+points other than the draws' (the draws cut from the graph miss the bijector
+cache): every family but planar has it (radial's inverse is analytic, eq. 77;
+an IAF's is one network pass per coordinate).
+
+#### References
+
+Roeder, G., Wu, Y. & Duvenaud, D. (2017). Sticking the landing: simple,
+lower-variance gradient estimators for variational inference. NeurIPS.
 """
 import dataclasses
 import sys
@@ -44,12 +60,16 @@ from tqdm.auto import tqdm
 from vinf import _checks
 from vinf.targets import log_density
 
-__all__ = ["fit", "FitResult", "smoothed_loss", "CHECKPOINTS", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START"]
+__all__ = [
+    "fit", "FitResult", "smoothed_loss", "negative_elbo_sums",
+    "CHECKPOINTS", "GRADIENTS", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START",
+]
 
 CHUNK_STEPS = 250  # steps per compiled call: long enough to hide dispatch, short for the progress bar
 CHECKPOINT_DECAY = 0.98  # EMA of the loss that picks the checkpoint; ~1 / (1 - decay) = 50 steps
 ANNEAL_START = 0.01  # beta_0 of the annealing schedule (Rezende & Mohamed 2015)
 CHECKPOINTS = ("smoothed", "lowest", "last")  # which parameters fit restores
+GRADIENTS = ("reparameterized", "stl")  # the gradient estimators of the ELBO (module docstring)
 _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
 
@@ -91,7 +111,33 @@ def smoothed_loss(loss, decay=CHECKPOINT_DECAY):
     return out
 
 
-def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint, sample_chunks):
+def _score_at_fixed_draws(q, z):
+    """``log q_phi(z) - stop_gradient(log q_phi(z))`` at the draws ``z`` held fixed: zero in value, its
+    gradient the score ``d log q_phi(z) / d phi`` that STL removes (Roeder et al. 2017)."""
+    log_q = q.log_prob(tf.stop_gradient(z))
+    return log_q - tf.stop_gradient(log_q)
+
+
+def negative_elbo_sums(log_prob, q, variables, seed, sample_size, beta=1.0, gradient="reparameterized"):
+    """Sums over ``sample_size`` draws ``z ~ q`` for one gradient step (eqs. 50-51).
+
+    Returns ``sum(log q(z) - log p(z))`` per batch member (``sample_size`` times
+    the ``-ELBO`` estimate) and the gradient with respect to ``variables`` of
+    ``sum(log q(z) - beta log p(z))``, ``beta`` the annealing inverse
+    temperature; with ``gradient="stl"``, without the score term (module
+    docstring). ``seed`` is a stateless seed of the draws.
+    """
+    with tf.GradientTape() as tape:
+        z, log_q = q.experimental_sample_and_log_prob(sample_size, seed=seed)
+        log_p = log_prob(z)
+        loss = tf.reduce_sum(log_q - log_p, axis=0)
+        objective = tf.reduce_sum(log_q - beta * log_p)
+        if gradient == "stl":
+            objective = objective - tf.reduce_sum(_score_at_fixed_draws(q, z))
+    return loss, tape.gradient(objective, variables)
+
+
+def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint, sample_chunks, gradient):
     if not isinstance(q, tfp.distributions.Distribution):
         raise ValueError(f"q must be a tfp distribution, got {type(q).__name__}")
     sample_chunks = _checks.integer(sample_chunks, "sample_chunks")
@@ -105,6 +151,7 @@ def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, chec
         seed=_checks.seed(seed),
         anneal_steps=_checks.integer(anneal_steps, "anneal_steps", minimum=0),
         checkpoint=_checks.one_of(checkpoint, "checkpoint", CHECKPOINTS),
+        gradient=_checks.one_of(gradient, "gradient", GRADIENTS),
     )
 
 
@@ -114,9 +161,10 @@ _DTYPE_HINT = (
 )
 
 
-def _probe(log_prob, q):
+def _probe(log_prob, q, gradient="reparameterized"):
     """Draw twice from ``q`` eagerly (building lazily created variables) and evaluate ``log_prob``
-    on the draws, to fail early and clearly. Returns the surrogate's batch shape."""
+    on the draws (and, for STL, ``q.log_prob`` off the bijector cache), to fail early and clearly.
+    Returns the surrogate's batch shape."""
     z, _ = q.experimental_sample_and_log_prob(2, seed=(0, 0))
     try:
         lp = tf.convert_to_tensor(log_prob(z))
@@ -135,6 +183,15 @@ def _probe(log_prob, q):
         )
     if not q.trainable_variables:
         raise ValueError("q has no trainable variables; build it with vinf.surrogates")
+    if gradient == "stl":
+        try:
+            _score_at_fixed_draws(q, z)
+        except NotImplementedError as err:
+            raise ValueError(
+                "gradient='stl' evaluates q.log_prob at points other than q's own draws, which this surrogate "
+                f"cannot: {err} Use gradient='reparameterized', or a family with an inverse (every family of "
+                "vinf.surrogates but planar)."
+            ) from err
     return z.shape[1:-1]
 
 
@@ -184,27 +241,21 @@ class _Trainer:
         extra = var.shape.rank - len(self.batch_shape)
         return tf.reshape(improved, self.batch_shape.as_list() + [1] * extra)
 
-    def chunk(self, log_prob, sample_size, sample_chunks, checkpoint, jit_compile):
-        key = (log_prob, sample_size, sample_chunks, checkpoint, jit_compile)
+    def chunk(self, log_prob, sample_size, sample_chunks, checkpoint, gradient, jit_compile):
+        key = (log_prob, sample_size, sample_chunks, checkpoint, gradient, jit_compile)
         if key not in self.compiled:
             self.compiled[key] = tf.function(
-                self._make_chunk(log_prob, sample_size, sample_chunks, checkpoint),
+                self._make_chunk(log_prob, sample_size, sample_chunks, checkpoint, gradient),
                 jit_compile=jit_compile, autograph=False,
             )
         return self.compiled[key]
 
-    def _make_chunk(self, log_prob, sample_size, sample_chunks, checkpoint):
+    def _make_chunk(self, log_prob, sample_size, sample_chunks, checkpoint, gradient):
         q, variables, dtype = self.q, self.variables, self.q.dtype
         decay = {"smoothed": CHECKPOINT_DECAY, "lowest": 0.0, "last": 0.0}[checkpoint]
 
         def draws_sum(seed, size, beta):
-            """Sums over ``size`` draws of ``log q - log p`` (per member) and the gradient of the objective's."""
-            with tf.GradientTape() as tape:
-                z, log_q = q.experimental_sample_and_log_prob(size, seed=seed)
-                log_p = log_prob(z)
-                loss = tf.reduce_sum(log_q - log_p, axis=0)
-                objective = tf.reduce_sum(log_q - beta * log_p)
-            return loss, tape.gradient(objective, variables)
+            return negative_elbo_sums(log_prob, q, variables, seed, size, beta, gradient)
 
         def step(seed, index, anneal_steps):
             step_seed = tf.random.experimental.stateless_fold_in(seed, index)
@@ -308,6 +359,7 @@ def fit(
     anneal_steps=0,
     checkpoint="smoothed",
     sample_chunks=1,
+    gradient="reparameterized",
 ):
     """Fit ``q`` to the unnormalised density ``exp(log p)`` by maximising the ELBO.
 
@@ -335,6 +387,11 @@ def fit(
         faster depends on the shapes: measured once here (a loaded machine),
         2 chunks ran planar K = 64 with 20 members on eight schools 1.4x
         faster and did not help radial K = 64 or planar K = 128 on two schools.
+      gradient: the estimator of the ELBO's gradient: ``"reparameterized"``
+        (the thesis's, the default) or ``"stl"`` (sticking the landing, Roeder
+        et al. 2017: the same loss, its gradient without the score term, which
+        vanishes at ``q = p``; module docstring). ``"stl"`` needs
+        ``q.log_prob`` at arbitrary points, so planar surrogates are refused.
 
     Returns:
       ``FitResult`` with the loss trace and the best step, whose parameters are
@@ -346,11 +403,12 @@ def fit(
         the parameters of the last finite step and the error's ``result``
         attribute holds the trace so far.
     """
-    args = _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint, sample_chunks)
+    args = _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, checkpoint, sample_chunks, gradient)
     log_prob = log_density(target, q)
-    trainer = _trainer(q, _probe(log_prob, q))
+    trainer = _trainer(q, _probe(log_prob, q, args["gradient"]))
     trainer.reset(args["learning_rate"])
-    run = trainer.chunk(log_prob, args["sample_size"], args["sample_chunks"], args["checkpoint"], jit_compile)
+    run = trainer.chunk(log_prob, args["sample_size"], args["sample_chunks"], args["checkpoint"], args["gradient"],
+                        jit_compile)
 
     num_steps = args["num_steps"]
     seed_tensor = tf.constant([args["seed"], 0], dtype=tf.int32)

@@ -35,6 +35,26 @@ def made_masks(dim, hidden_units, outputs_per_dim):
     return [m.astype(np.float32) for m in masks]
 
 
+def _batched_dense(x, kernel):
+    """``x [..., *B, in]`` times the kernels ``[*B, out, in]``, member by member: ``[..., *B, out]``.
+
+    The draws' axes move behind the batch axes, so each member is one matrix
+    product ``[N, in] x [in, out]``; ``tf.linalg.matvec`` would broadcast the
+    kernels over every draw and do ``N * B`` matrix-vector products instead.
+    """
+    batch = len(kernel.shape) - 2
+    lead = len(x.shape) - 1 - batch
+    if lead == 0:
+        return tf.linalg.matvec(kernel, x)
+    shape = tf.shape(x)
+    flat = tf.reshape(x, tf.concat([[-1], shape[lead:]], axis=0))  # [N, *B, in]
+    perm = list(range(1, batch + 1)) + [0, batch + 1]
+    out = tf.matmul(tf.transpose(flat, perm), kernel, transpose_b=True)  # [*B, N, out]
+    back = [batch] + list(range(batch)) + [batch + 1]
+    out = tf.transpose(out, back)  # [N, *B, out]
+    return tf.reshape(out, tf.concat([shape[:lead], tf.shape(out)[1:]], axis=0))
+
+
 class DenseNetwork(tf.Module):
     """A multilayer perceptron ``in -> hidden_units -> out`` with batched weights and optional masks.
 
@@ -63,7 +83,7 @@ class DenseNetwork(tf.Module):
         for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
             if self.masks is not None:
                 kernel = kernel * self.masks[i]
-            x = tf.linalg.matvec(kernel, x) + bias
+            x = _batched_dense(x, kernel) + bias
             if i < len(self.kernels) - 1:
                 x = self.activation(x)
         return x

@@ -32,7 +32,7 @@ import tensorflow_probability as tfp
 
 from vinf import _checks
 from vinf._registry import Registry
-from vinf.bijectors import PlanarStack, RadialStack
+from vinf.bijectors import PLANAR_ACTIVATIONS, PlanarStack, RadialStack
 from vinf.networks import DenseNetwork, made_masks
 
 tfb = tfp.bijectors
@@ -123,11 +123,18 @@ def full_rank(dim, seed=0, batch_shape=(), dtype=tf.float32):
 
 
 @register("planar")
-def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32, w_scale=None):
+def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32, w_scale=None, activation="tanh"):
     """Diagonal Gaussian ``q_0`` pushed through ``num_flows`` planar layers (eqs. 59-64).
 
     The layers' parameters are stacked in three variables, ``u`` and ``w`` of shape
     ``[*batch_shape, K, dim]`` and ``b`` of shape ``[*batch_shape, K]``.
+
+    ``activation`` names the layers' non-linearity ``h`` in
+    ``vinf.bijectors.PLANAR_ACTIVATIONS.names()``: ``"tanh"`` (the thesis's) or
+    ``"leaky_relu"`` (slope 1 above zero, ``LEAKY_RELU_SLOPE`` below: the
+    non-vanishing slope that section VII suggests for deep flows). Unlike the
+    neural flows' ``activation``, it is not any ``tf.nn`` function: eq. 64 keeps
+    a layer invertible only for ``0 < h' <= 1``.
 
     ``w`` starts at sd ``w_scale``, by default ``1/sqrt(dim)`` (so ``|w|`` is near 1),
     not the thesis's 1e-2 (``w_scale=1e-2`` restores it).
@@ -140,12 +147,13 @@ def planar(dim, num_flows=64, seed=0, batch_shape=(), dtype=tf.float32, w_scale=
     (``benchmarks/planar_init.py`` repeats the comparison).
     """
     dim, batch_shape, init = _setup(dim, seed, batch_shape, dtype, num_flows=num_flows)
+    w_scale = dim**-0.5 if w_scale is None else _checks.positive_real(w_scale, "w_scale")
+    PLANAR_ACTIVATIONS.factory(activation)  # an unknown name raises before any variable is built
     base = _diagonal_gaussian(dim, batch_shape, init, "q0")
     u = tf.Variable(init(batch_shape + (num_flows, dim)), name="planar_u")
-    w_scale = dim**-0.5 if w_scale is None else _checks.positive_real(w_scale, "w_scale")
     w = tf.Variable(init(batch_shape + (num_flows, dim), scale=w_scale), name="planar_w")
     b = tf.Variable(init(batch_shape + (num_flows,)), name="planar_b")
-    return tfd.TransformedDistribution(base, PlanarStack(u, w, b), name="planar")
+    return tfd.TransformedDistribution(base, PlanarStack(u, w, b, activation=activation), name="planar")
 
 
 @register("radial")

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from vinf.targets._base import Target, _const, _LOG_2PI, _normal_log_prob, register
 
-__all__ = ["THESIS_MIXTURE"]
+__all__ = ["THESIS_MIXTURE", "w1", "w2", "w3"]
 
 
 def _mixture_log_prob(z, weights, locs, covs):
@@ -45,7 +45,8 @@ THESIS_MIXTURE = dict(
 
 @register("gaussian_mixture")
 def gaussian_mixture(weights=None, locs=None, covs=None):
-    """The section II mixture posterior (Figure 19); the study's parameters by default."""
+    """The section II mixture posterior (Figure 19); ``THESIS_MIXTURE`` by default (the thesis prints no
+    parameters for it; these draw the figure it shows)."""
     weights = THESIS_MIXTURE["weights"] if weights is None else weights
     locs = np.asarray(THESIS_MIXTURE["locs"] if locs is None else locs, dtype=float)
     covs = np.asarray(THESIS_MIXTURE["covs"] if covs is None else covs, dtype=float)
@@ -107,8 +108,9 @@ def _ring_log_prob(z, radius, width, centre, spread, factor):
 def circle():
     """The circle of eq. 86, radius 4.
 
-    Eq. 86 as printed has the ring term's sign flipped (its density would grow
-    without bound); the figure and the text describe ``exp(-U)`` with
+    Eq. 86 as printed is the negative of a log density (its exponent would grow
+    without bound): we negate the whole printed expression, ring and bump terms
+    alike, which gives what the figure and the text describe, ``exp(-U)`` with
     ``U = 1/2 ((|z| - 4)/0.4)^2 - log(e^{-0.2((z1-2)/0.8)^2} + e^{-0.2((z1+2)/0.8)^2})``.
     """
     return Target(
@@ -119,15 +121,18 @@ def circle():
     )
 
 
-def _w1(z1):
+def w1(z1):
+    """``w1(z1) = sin(2 pi z1 / 4)``, eq. 88."""
     return tf.sin(2.0 * math.pi * z1 / 4.0)
 
 
-def _w2(z1):
+def w2(z1):
+    """``w2(z1) = 3 exp(-((z1 - 1) / 0.6)^2 / 2)``, eq. 88."""
     return 3.0 * tf.exp(-0.5 * tf.square((z1 - 1.0) / 0.6))
 
 
-def _w3(z1):
+def w3(z1):
+    """``w3(z1) = 3 sigmoid((z1 - 1) / 0.3)``, eq. 88."""
     return 3.0 * tf.sigmoid((z1 - 1.0) / 0.3)
 
 
@@ -137,8 +142,8 @@ def _two_waves(z, shift, first_width, second_width):
     return tf.reduce_logsumexp(
         tf.stack(
             [
-                -0.5 * tf.square((z2 - _w1(z1)) / first_width),
-                -0.5 * tf.square((z2 - _w1(z1) + shift(z1)) / second_width),
+                -0.5 * tf.square((z2 - w1(z1)) / first_width),
+                -0.5 * tf.square((z2 - w1(z1) + shift(z1)) / second_width),
             ],
             axis=-1,
         ),
@@ -179,17 +184,17 @@ def energy1():
 def energy2(wall=4.0):
     """Eq. 87, second energy: ``-((z2 - w1(z))/0.4)^2``, as printed in the thesis."""
     return _energy(
-        "energy2", lambda z: -tf.square((z[..., 1] - _w1(z[..., 0])) / 0.4), wall
+        "energy2", lambda z: -tf.square((z[..., 1] - w1(z[..., 0])) / 0.4), wall
     )
 
 
 @register("energy3")
 def energy3(wall=4.0):
     """Eq. 87, third energy: two waves split by ``w2`` (eq. 88)."""
-    return _energy("energy3", lambda z: _two_waves(z, _w2, 0.35, 0.35), wall)
+    return _energy("energy3", lambda z: _two_waves(z, w2, 0.35, 0.35), wall)
 
 
 @register("energy4")
 def energy4(wall=4.0):
     """Eq. 87, fourth energy: two waves split by ``w3`` (eq. 88)."""
-    return _energy("energy4", lambda z: _two_waves(z, _w3, 0.4, 0.35), wall)
+    return _energy("energy4", lambda z: _two_waves(z, w3, 0.4, 0.35), wall)

@@ -1,0 +1,105 @@
+"""The report's sentences are computed: flip a number in a copy of the rows and the sentence flips with it."""
+import copy
+import math
+
+import pytest
+
+from experiments import ablations, agreement, beyond
+from experiments import eight_schools_claims as claims
+from experiments import eight_schools_report as report
+
+
+def _row(key, table="II", method="mean_field", centered=True, num_schools=8, num_flows=0, compat=True,
+         khat=0.78, elbo=-60.71, sd=0.04, thesis=(0.78, 0.049, -60.71, 0.027), log_z=-59.42, variant="default"):
+    return dict(key=key, table=table, method=method, centered=centered, num_schools=num_schools,
+                num_flows=num_flows, thesis_compat=compat, variant=variant,
+                khat_mean=khat + 0.05, khat_std=sd, khat_thesis_mean=khat, khat_thesis_std=sd,
+                elbo_mean=elbo, elbo_std=sd / 2, elbo_runs=[elbo] * 5, khat_thesis_runs=[khat] * 5,
+                log_evidence=log_z,
+                thesis=None if thesis is None else dict(zip(("khat_mean", "khat_std", "elbo_mean", "elbo_std"), thesis)))
+
+
+def test_the_agreement_rule_is_z_with_standard_errors_of_five_trainings():
+    row = _row("a", khat=0.78 + 2.5 * math.hypot(0.04, 0.049) / math.sqrt(5))
+    assert agreement.z_thesis(row, "khat") == pytest.approx(2.5)
+    assert not agreement.agrees(agreement.z_thesis(row, "khat"))
+    row["khat_thesis_mean"] -= 1.0 * math.hypot(0.04, 0.049) / math.sqrt(5)
+    assert agreement.agrees(agreement.z_thesis(row, "khat"))
+    assert agreement.z_between(1.0, 0.0, 5, 1.0, 0.0, 5) == 0.0
+    assert agreement.z_between(1.1, 0.0, 5, 1.0, 0.0, 5) == math.inf
+
+
+def test_counts_and_differences_flip_with_a_number():
+    rows = [_row("II-c"), _row("II-nc", centered=False, khat=0.11, elbo=-60.20, thesis=(0.11, 0.036, -60.20, 0.022))]
+    assert "2 of 2 reported rows agree with the thesis's ELBO and 2 of 2 with its k̂" in report.agreement_text(rows)
+    assert report.differences_text(rows).startswith("Every reported row agrees")
+    flipped = copy.deepcopy(rows)
+    flipped[1]["khat_thesis_mean"] = 0.40
+    assert "2 of 2 reported rows agree with the thesis's ELBO and 1 of 2 with its k̂" in report.agreement_text(flipped)
+    text = report.differences_text(flipped)
+    assert "Of the 1 row whose k̂ differs, ours is the higher in 1" in text and "II-nc 0.40 against 0.11" in text
+    assert "II-nc (k̂)" in report.table_differences(flipped, "II")
+    flipped[1]["khat_thesis_mean"] = -0.2
+    assert "ours is the higher in 0" in report.differences_text(flipped)
+
+
+def test_the_estimator_sentence_follows_the_sign_of_the_difference():
+    rows = [_row("a"), _row("b", khat=0.3)]
+    assert "higher than the study's estimator in every row" in report.estimator_text(rows)
+    rows[1]["khat_mean"] = 0.1
+    assert "higher than the study's estimator in 1 of 2 rows" in report.estimator_text(rows)
+
+
+def _claim_rows(advi_khat, planar_elbo):
+    rows = []
+    for compat in (True, False):
+        tag = "thesis" if compat else "true"
+        rows.append(_row(f"II-c-{tag}", khat=advi_khat, compat=compat))
+        rows.append(_row(f"II-nc-{tag}", centered=False, khat=0.1, compat=compat))
+        rows.append(_row(f"III-c-{tag}", table="III", method="planar", num_flows=64, khat=0.6, compat=compat,
+                         elbo=planar_elbo))
+    return rows
+
+
+def test_a_claims_verdict_is_computed_on_both_targets():
+    verdict = lambda rows, text: next(c for c in claims.checked(rows, 64, ()) if c["claim"].startswith(text))  # noqa: E731
+    holds = verdict(_claim_rows(0.9, -60.0), "mean-field ADVI on the centered model is unreliable")
+    assert holds["verdict"] == claims.HOLDS
+    fails = verdict(_claim_rows(0.5, -60.0), "mean-field ADVI on the centered model is unreliable")
+    assert fails["verdict"] == claims.FAILS
+    near = verdict(_claim_rows(0.71, -60.0), "mean-field ADVI on the centered model is unreliable")
+    assert near["verdict"] == claims.UNDECIDED
+    rows = _claim_rows(0.9, -60.0)
+    rows[3]["khat_thesis_mean"] = 0.5  # only the true model's ADVI row changes
+    assert verdict(rows, "mean-field ADVI")["verdict"] == "holds only on the study's target"
+    assert verdict(_claim_rows(0.9, -61.0), "planar flows raise the ELBO of ADVI, centered")["verdict"] == claims.FAILS
+    missing = verdict(_claim_rows(0.9, -60.0), "one school")
+    assert missing["verdict"] == claims.MISSING
+
+
+def test_the_deviation_section_names_the_departure_that_restores_agreement():
+    default = _row("V-planar-c-J2-K40-thesis", table="V", method="planar", num_schools=2, num_flows=40,
+                   khat=0.48, thesis=(0.38, 0.05, -13.28, 0.008), elbo=-13.28)
+    init = dict(_row("x", table="V", method="planar", num_schools=2, num_flows=40, khat=0.39, elbo=-13.28,
+                     thesis=(0.38, 0.05, -13.28, 0.008), variant="thesis_init"), key=default["key"] + "-thesis_init")
+    defaults = {default["key"]: default}
+    sentences, explained, unexplained = ablations.deviation_sentences(defaults, [init])
+    assert explained == [f"{default['key']} k̂"] and not unexplained
+    assert "Agreement is restored by thesis_init" in sentences[0]
+    init["khat_thesis_mean"] = 0.47
+    sentences, explained, unexplained = ablations.deviation_sentences(defaults, [init])
+    assert unexplained and "No departure restores agreement" in sentences[0]
+    assert "1 remains unexplained" in ablations.summary_sentence(explained, unexplained)
+
+
+def test_the_moonshot_sentence_states_its_result_either_way():
+    def pair(khat, gap):
+        c = _row("c", compat=False, khat=khat, log_z=-31.31)
+        c["khat_mean"] = khat
+        nc = _row("nc", centered=False, compat=False, elbo=-31.31 - gap, log_z=-31.31)
+        return [dict(c, family="IAF"), dict(nc, family="IAF")]
+
+    assert "**Reached** by IAF" in beyond.moonshot_text(pair(0.45, 0.01))
+    text = beyond.moonshot_text(pair(0.55, 0.01))
+    assert "**Not reached.** The lowest centered k̂ is 0.55 (IAF)" in text
+    assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.2))
