@@ -72,4 +72,4 @@ def verdicts(row):
 def format_z(z):
     if z is None:
         return ""
-    return f"{z:+.1f}" if math.isfinite(z) else ("+∞" if z > 0 else "−∞")
+    return f"{z:+.2f}" if math.isfinite(z) else ("+∞" if z > 0 else "−∞")

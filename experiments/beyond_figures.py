@@ -1,6 +1,7 @@
 """The figures of ``python -m experiments.beyond``: draws per family, k-hat and ELBO per family, depth, traces."""
 import numpy as np
 
+from experiments.eight_schools import VARIANTS
 from experiments.eight_schools_figures import _posterior, load_draws, traces_figure, window
 from vinf.plotting import PALETTE, figure
 
@@ -10,11 +11,16 @@ FIGURES = (
     ("beyond_draws", "draws.png", "Each family's best training (by k̂) against NUTS, true model: the funnel's "
                                   "(log τ, θ₁), centered (top) and non-centered (bottom)."),
     ("beyond_khat_elbo", "khat_elbo.png", "k̂ (ArviZ) and the ELBO's gap to log p(y) per family on the true model "
-                                          "(bars: ±1.96 sd over the R = 5 trainings)."),
+                                          "(bars: ±1.96 sd over the trainings of each row)."),
     ("beyond_depth", "depth.png", "The depth question: k̂ (2015 PSIS) against K on the study's two-school centered "
                                   "target, and each layer's gradient norm before training and at the checkpoint."),
     ("beyond_traces", "traces.png", "Every training of this experiment: its gap to log Z and its checkpoint."),
 )
+
+
+VARIANT_COLOURS = {"default": "#17a589", "leaky_relu": "#c0392b", "lr_3e-3": "#2471a3"}
+VARIANT_LABELS = {"default": "tanh", "leaky_relu": "leaky ReLU",
+                  "lr_3e-3": f"tanh, lr {VARIANTS['lr_3e-3']['fit']['learning_rate']:g}"}
 
 
 def _colours(rows):
@@ -23,7 +29,7 @@ def _colours(rows):
 
 
 def draws_figure(run, rows6, baseline_draws, nuts):
-    true = [r for r in rows6 if not r["thesis_compat"]]
+    true = [r for r in rows6 if not r["thesis_compat"] and "stl" not in r["variant"]]
     families = list(dict.fromkeys(r["family"] for r in true))
     ref_theta, ref_log_tau = _posterior(nuts, "theta")[:, 0], np.log(_posterior(nuts, "tau"))
     panels = {}
@@ -71,7 +77,10 @@ def khat_elbo_figure(run, rows6):
     axes[0, 0].axvline(0.5, color="0.5", lw=0.8)
     axes[0, 0].axvline(0.7, color="0.5", lw=0.8, ls=":")
     axes[0, 0].set(xlabel="k̂ (ArviZ)", title="k̂ (filled: centered, open: non-centered)")
-    axes[0, 1].set(xlabel="log p(y) − ELBO (nats)", xscale="log", title="gap to log p(y)")
+    # symlog: a gap at or below zero (an ELBO at log Z, or above it: a bug) stays on the axis
+    axes[0, 1].set_xscale("symlog", linthresh=1e-2)
+    axes[0, 1].axvline(0.0, color="0.3", lw=0.8)
+    axes[0, 1].set(xlabel="log p(y) − ELBO (nats)", title="gap to log p(y)")
     axes[0, 1].set_yticklabels([])
     fig.suptitle("Eight schools, true model: every family by the study's protocol")
     fig.tight_layout()
@@ -79,18 +88,16 @@ def khat_elbo_figure(run, rows6):
 
 
 def depth_figure(run, own, baseline):
-    study = lambda rows, variant: sorted(  # noqa: E731
-        (r for r in rows if r["table"] == "V" and r["thesis_compat"] and r.get("variant", "default") == variant
-         and r["method"] == "planar"), key=lambda r: r["num_flows"])
-    rerun = {r["num_flows"] for r in study(own.values(), "default")}  # the rows rerun here replace the baseline's
-    series = {"tanh": sorted(study(own.values(), "default") + [r for r in study(baseline.values(), "default")
-                                                                if r["num_flows"] not in rerun],
-                             key=lambda r: r["num_flows"]),
-              "leaky ReLU": study(own.values(), "leaky_relu"), "tanh, lr 3e-3": study(own.values(), "lr_3e-3")}
-    normed = [r for r in own.values() if r.get("gradient_norms") and r["thesis_compat"]]
+    from experiments.beyond import depth_rows, tanh_series
+
+    series = {VARIANT_LABELS["default"]: tanh_series(list(own.values()), list(baseline.values())),
+              VARIANT_LABELS["leaky_relu"]: depth_rows(own.values(), "leaky_relu"),
+              VARIANT_LABELS["lr_3e-3"]: depth_rows(own.values(), "lr_3e-3")}
+    normed = sorted((r for r in own.values() if r.get("gradient_norms") and r["thesis_compat"]),
+                    key=lambda r: (r["variant"], r["num_flows"]))
     fig, axes = figure(1, 2, size=4.6)
     ax = axes[0, 0]
-    for (label, sel), colour in zip(series.items(), ("#17a589", "#c0392b", "#2471a3")):
+    for (label, sel), colour in zip(series.items(), VARIANT_COLOURS.values()):
         if sel:
             ax.errorbar([r["num_flows"] for r in sel], [r["khat_thesis_mean"] for r in sel],
                         yerr=[1.96 * r["khat_thesis_std"] for r in sel], marker="o", capsize=3, color=colour,
@@ -98,15 +105,17 @@ def depth_figure(run, own, baseline):
     ax.set(xscale="log", xlabel="number of flows K", ylabel="k̂ (2015 PSIS)", title="k̂ against depth, study's target")
     ax.legend(fontsize=8)
     ax = axes[0, 1]
+    depths = sorted({r["num_flows"] for r in normed})
     for r in normed:
-        colour = "#c0392b" if r["variant"] == "leaky_relu" else "#2471a3" if r["variant"] == "lr_3e-3" else "#17a589"
+        colour = VARIANT_COLOURS[r["variant"]]
+        width = 0.8 + 1.2 * depths.index(r["num_flows"])  # the deeper flow drawn thicker
         for when, ls in (("before", ":"), ("after", "-")):
             norms = np.asarray(r["gradient_norms"][when])
-            ax.plot(np.arange(1, len(norms) + 1), norms, ls=ls, color=colour, lw=1,
-                    label=f"{r['variant']}, K = {r['num_flows']}, {when}")
+            ax.plot(np.arange(1, len(norms) + 1), norms, ls=ls, color=colour, lw=width,
+                    label=f"{VARIANT_LABELS[r['variant']]}, K = {r['num_flows']}, {when}")
     ax.set(yscale="log", xscale="log", xlabel="layer (1 acts first)", ylabel="gradient norm",
            title="per-layer gradient norm (dotted: before training)")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("The study's depth question: first two schools, centered")
     fig.tight_layout()
     run.save_figure(fig, "depth.png", ["beyond_depth"])

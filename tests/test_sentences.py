@@ -103,3 +103,68 @@ def test_the_moonshot_sentence_states_its_result_either_way():
     text = beyond.moonshot_text(pair(0.55, 0.01))
     assert "**Not reached.** The lowest centered k̂ is 0.55 (IAF)" in text
     assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.2))
+
+
+def _verdict(better, worse, same=0, retried=0):
+    counts = dict(better=better, worse=worse, same=same)
+    return dict(rows=better + worse + same, reported=0, closer=0, retried=retried, khat=counts, elbo=counts)
+
+
+def test_which_choice_to_keep_follows_the_ablation_counts():
+    assert "the study's choice is better than ours" in ablations.keep_sentence({"thesis_init": _verdict(3, 1)})
+    assert "we keep it" in ablations.keep_sentence({"thesis_init": _verdict(1, 3)})
+    text = ablations.keep_sentence({"thesis_checkpoint": _verdict(0, 0, 5, retried=2)})
+    assert "neither choice is better" in text and "2 retried trainings" in text
+    assert ablations.keep_sentence({"thesis_all": _verdict(3, 0)}) == ""
+
+
+def _depth_row(k, khat, variant="default", sd=0.02, norms=None):
+    row = _row(f"V-planar-c-J2-K{k}-thesis" + ("" if variant == "default" else f"-{variant}"), table="V",
+               method="planar", num_schools=2, num_flows=k, khat=khat, sd=sd, variant=variant, thesis=None)
+    if norms is not None:
+        row["gradient_norms"] = dict(before=norms, after=norms)
+    return row
+
+
+def test_the_depth_conclusion_names_the_cause_the_numbers_support():
+    flat = [1.0] * 128
+    baseline = [_depth_row(k, 0.40) for k in (10, 40, 80)]
+    own = [_depth_row(128, 0.40, norms=flat), _depth_row(256, 0.40, norms=[1.0] * 256),
+           _depth_row(128, 0.40, "leaky_relu"), _depth_row(256, 0.40, "leaky_relu"),
+           _depth_row(256, 0.40, beyond.SLOW)]
+    text = beyond.depth_text(own, baseline)
+    assert "within the noise of the k̂ estimate" in text and "K = 256 0.40 against K = 128 0.40" in text
+    better = copy.deepcopy(own)
+    better[3]["khat_thesis_mean"] = 0.30  # leaky ReLU at K = 256 beats tanh
+    assert "the non-linearity (leaky ReLU" in beyond.depth_text(better, baseline)
+    vanishing = copy.deepcopy(own)
+    vanishing[1]["gradient_norms"]["after"] = [1e-3] * 32 + [1.0] * 224
+    assert "vanishing gradients (the first layers" in beyond.depth_text(vanishing, baseline)
+    deeper = copy.deepcopy(own)
+    deeper[1]["khat_thesis_mean"] = 0.30
+    assert "Depth still helps at the deepest K" in beyond.depth_text(deeper, baseline)
+
+
+def test_the_vanishing_ratio_uses_at_least_one_layer():
+    assert beyond.vanishing_ratio([1.0, 2.0, 4.0]) == 0.25
+    assert beyond.vanishing_ratio([1.0] * 8 + [2.0] * 8) == 0.5
+
+
+def test_stl_pairs_are_counted_by_the_z_rule():
+    plain = _row("p", method="mean_field", compat=False, elbo=-31.60, sd=0.01)
+    stl = dict(plain, key="s", variant="stl", elbo_mean=-31.50)
+    text = beyond.stl_text([plain, stl])
+    assert text.startswith("Of 1 pairs, STL gives the higher ELBO in 1, the lower in 0")
+    stl["elbo_mean"] = -31.601
+    assert "the same within the noise in 1" in beyond.stl_text([plain, stl])
+    assert beyond.stl_text([plain]).startswith("No STL row")
+
+
+def test_step_costs_divide_a_group_by_its_steps_and_members():
+    rows = [dict(_row(k, compat=False), family=f, group=g, group_train_seconds=s, method=m)
+            for k, f, g, s, m in (("a", "IAF", "g1", 30.0, "iaf"), ("b", "IAF", "g1", 30.0, "iaf"),
+                                  ("c", "ADVI", "g2", 3.0, "mean_field"))]
+    costs = beyond.step_costs(rows, num_steps=1000)
+    assert costs == pytest.approx({"IAF": 3.0, "ADVI": 0.6})  # 30 s over 1000 steps and 2 x 5 members; 3 s over 5
+    rows[0]["group_train_seconds"] = rows[1]["group_train_seconds"] = 60.0
+    assert "IAF 6.0 ms" in beyond.cost_text(rows, 1000) and "10.0× to 10× dearer" in beyond.cost_text(rows, 1000)

@@ -45,6 +45,7 @@ __all__ = [
 
 INIT_SCALE = 1e-2  # sd of the centred Gaussian initialiser (thesis section V)
 SPLINE_BOUND = 4.0  # the splines act on [-B, B] of the standard-normal base; identity outside
+LOG_SCALE_BOUND = 3.0  # affine flows' per-layer log-scale, softly held in (-B, B): a factor of at most e^3 a layer
 _COMMON = ("dim", "seed", "batch_shape", "dtype")
 
 
@@ -204,8 +205,15 @@ def _network_options(dim, seed, batch_shape, dtype, num_flows, hidden_units, act
 
 
 class _ShiftAndLogScale(tf.Module):
-    """A network's output split in two halves, ``(shift, log_scale)``; any further arguments
-    (TFP passes the output size and conditioning) are ignored."""
+    """A network's output split in two halves, ``(shift, log_scale)``, the log-scale passed through
+    ``B tanh(s / B)`` (``B = LOG_SCALE_BOUND``); any further arguments (TFP passes the output size and
+    conditioning) are ignored.
+
+    Unbounded, one large network output is an ``exp`` that overflows: at the
+    study's learning rate an IAF's or RealNVP's loss turned non-finite within
+    the first hundred steps. The soft bound is the identity near zero, where a
+    fresh flow starts, and smooth, like the sigmoid gate of Kingma et al. (2016).
+    """
 
     def __init__(self, network):
         super().__init__(name="shift_and_log_scale")
@@ -214,7 +222,7 @@ class _ShiftAndLogScale(tf.Module):
     def __call__(self, x, *_, **__):
         out = self.network(x)
         size = out.shape[-1] // 2
-        return out[..., :size], out[..., size:]
+        return out[..., :size], LOG_SCALE_BOUND * tf.tanh(out[..., size:] / LOG_SCALE_BOUND)
 
 
 class _SplineParameters(tf.Module):
