@@ -10,6 +10,7 @@ Every statement of the report about a figure rests on a number measured here
 ``q_K``, the collapses of Figure 17.
 """
 import dataclasses
+import inspect
 import math
 
 import numpy as np
@@ -25,6 +26,7 @@ WINDOWS = {name: ENERGY_WINDOW for name in ENERGIES} | {"banana": ((-4.0, 12.0),
 MASS_LEVELS = (0.99, 0.9, 0.5)  # true-density contours enclose these shares of the mass
 QUADRANT_COLOURS = ("#e74c3c", "#2e86c1", "#27ae60", "#f1c40f")  # the study's red / blue / green / yellow
 GRID = 150  # points per axis of density grids
+HEX_GRID = 45  # hexagons across a hexbin panel
 KDE_POINTS = 5000  # draws behind each KDE (scipy's cost grows with draws x grid points)
 CONTOURS = ("(red lines: the true density's regions holding " + "/".join(f"{m:.0%}" for m in MASS_LEVELS)
             + " of its mass)")
@@ -32,8 +34,12 @@ BANANA_ARM = 6.0  # z1 beyond which the banana's arms are measured (Figures 27, 
 # Figures 23-25's mixture (eqs. 83-84): vinf.targets.figure_eight's defaults (tests/test_toy_targets.py checks).
 FIGURE_EIGHT = dict(weights=(0.5, 0.5), locs=((1.0, 1.0), (-1.0, -1.0)), covs=(0.45 * np.eye(2), 0.45 * np.eye(2)))
 COLLAPSE = 0.5  # nats: a drop of the smoothed ELBO below its settled level that Figure 17 counts as a collapse
+TAIL_FRACTION = 0.2  # Figure 17's noise is measured over this last share of the steps
 CIRCLE_CENTRE = 2.0  # |z| below which the circle's centre is measured (Figure 31)
 SECTOR_DEGREES = 10  # angular bins along the ring (Figure 33)
+LOBES = (1.5, 2.5)  # |z1| of the circle's lobes, where the ring meets the bumps at z1 = +-2 (Figure 32)
+RING_SIDES = 3.5  # |z1| beyond which the draws lie on the ring's sides, away from the bumps (Figure 32)
+SYMMETRY_TOLERANCE = 1e-6  # a target with |log p(z) - log p(-z)| below this on its grid is point-symmetric
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,13 +134,14 @@ def banana_arm_mass(threshold):
     return value
 
 
-def estimator_noise(trace):
-    """Robust sd of the per-step ELBO estimate over the last 20 % of a trace, from step-to-step changes.
+def estimator_noise(trace, tail=TAIL_FRACTION):
+    """Robust sd of the per-step ELBO estimate over the last ``tail`` of a trace, from step-to-step changes.
 
     For independent estimates of sd ``s`` the changes have sd ``s sqrt(2)``; the median absolute change
     (``0.6745 s sqrt(2)``) ignores the rare optimisation jumps that inflate a plain sd.
     """
-    changes = np.diff(np.asarray(trace, dtype=np.float64)[-len(trace) // 5:])
+    trace = np.asarray(trace, dtype=np.float64)
+    changes = np.diff(trace[min(int(len(trace) * (1.0 - tail)), len(trace) - 2):])
     return float(np.median(np.abs(changes)) / (0.6745 * math.sqrt(2.0)))
 
 
@@ -182,22 +189,38 @@ def true_densities(run, fid, targets, titles, suptitle, filename):
     run.save_figure(fig, filename, [fid])
 
 
+def shared_scale(mappables, low=None):
+    """Put ``mappables`` (hexbins, images) on one colour scale: from ``low`` (else their lowest value) to their
+    highest. Returns the last, for the one colour bar."""
+    values = [np.asarray(m.get_array()) for m in mappables]
+    values = [v for v in values if v.size] or [np.ones(1)]
+    top = max(float(v.max()) for v in values)
+    bottom = min(float(v.min()) for v in values) if low is None else low
+    for m in mappables:
+        m.set_clim(bottom, max(top, bottom + 1e-12))
+    return mappables[-1]
+
+
 def kde_and_hexbin(run, fid, target, samples, suptitle, filename):
-    """Per row (one per method): KDE of the draws (left) and their hexbins (right), true density in red lines."""
+    """Per row (one per method): KDE of the draws (left) and their hexbins (right), true density in red lines;
+    the KDEs share one colour scale, the hexbins another, so the rows compare."""
     window = window_of(target)
-    fig, axes = figure(len(samples), 2, size=4.8)
-    axes = np.atleast_2d(axes)
+    fig, axes = figure(len(samples), 2, size=4.8, layout="constrained")
+    densities = {label: kde_density(z, window) for label, z in samples.items()}
+    levels = np.linspace(0.0, max(d[2].max() for d in densities.values()), 21)
+    bins = []
     for (label, z), (kde_ax, hex_ax) in zip(samples.items(), axes):
-        X, Y, density = kde_density(z, window)
-        image = kde_ax.contourf(X, Y, density, levels=20, cmap="Blues")
-        _colourbar(fig, image, kde_ax, "KDE density")
-        bins = hex_ax.hexbin(z[:, 0], z[:, 1], gridsize=45, extent=[*window[0], *window[1]], cmap="Blues", mincnt=1)
-        _colourbar(fig, bins, hex_ax, "draws per hexagon")
+        image = kde_ax.contourf(*densities[label], levels=levels, cmap="Blues")
+        bins.append(hex_ax.hexbin(z[:, 0], z[:, 1], gridsize=HEX_GRID, extent=[*window[0], *window[1]],
+                                  cmap="Blues", mincnt=1))
         for ax, what in ((kde_ax, "KDE of the draws"), (hex_ax, f"{len(z)} draws")):
             _contour_lines(ax, target, window)
             _frame(ax, target, window, f"{label}: {what}")
+    scale = " (one scale)" if len(samples) > 1 else ""
+    fig.colorbar(image, ax=list(axes[:, 0]), label="KDE density" + scale, shrink=0.8, ticks=levels[::5],
+                 format="%.2g")
+    fig.colorbar(shared_scale(bins, low=1.0), ax=list(axes[:, 1]), label="draws per hexagon" + scale, shrink=0.8)
     fig.suptitle(suptitle + f"\n{CONTOURS}")
-    fig.tight_layout()
     run.save_figure(fig, filename, [fid])
 
 
@@ -278,17 +301,21 @@ def fig17_traces(run, traces, log_z, flows, steps):
             ax.plot(-trace, lw=0.4, color=PALETTE["planar"], label="ELBO estimate per step")
             ax.axhline(log_z, color=PALETTE["target"], lw=1.2, label=f"log Z = {log_z:.3f} (quadrature)")
         left.set(ylim=(low, high), ylabel="ELBO", title=f"S = {size} draws per step; noise of the per-step estimate "
-                 f"(robust sd, last 20 % of steps) {estimator_noise(trace):.3f}")
-        left.legend(loc="lower right", fontsize=8)
+                 f"(robust sd, last {TAIL_FRACTION:.0%} of steps) {estimator_noise(trace):.3f}")
         tail = -trace[len(trace) // 10:]
+        count = collapses(trace)
         right.set(ylim=(tail.min() - 0.1, max(tail.max(), log_z) + 0.1),
-                  title=f"whole range: {collapses(trace)} collapse(s) > {COLLAPSE:g} nats")
+                  title=f"whole range: {count} collapse{'' if count == 1 else 's'} > {COLLAPSE:g} nats")
         right.axhspan(low, high, color="0.85", zorder=0, label="the left panels' window")
-        right.legend(loc="lower right", fontsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("step")
+    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    labels = [text for ax in axes[0] for text in ax.get_legend_handles_labels()[1]]
+    unique = dict(zip(labels, handles))
+    fig.legend(unique.values(), unique.keys(), loc="lower center", ncol=len(unique), fontsize=8,
+               bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(f"Fig. 17: training stability against S; planar flows, circle, K = {flows}, {steps} steps")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     run.save_figure(fig, "fig17_elbo_traces_by_sample_size.png", ["fig17"])
 
 
@@ -310,27 +337,33 @@ def fig18_two_hills(run, target, fitted, draws, flows, steps):
             ax.plot(x, posterior, color=PALETTE["target"], lw=1.2, label="p(z | x), normalised")
             ax.set(xlim=(low, high), xlabel="z", title=f"{label}: {name}")
         left.set_ylabel("density")
-    np.ravel(axes)[1].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"Fig. 18: two hills, x = 0.5, σ = 0.1 (eqs. 80-82); K = {flows}, {steps} steps")
-    fig.tight_layout()
+    handles, labels = np.ravel(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, 0.0))
+    x_obs, sigma = (inspect.signature(vinf.targets.toy.two_hills).parameters[n].default for n in ("x", "sigma"))
+    fig.suptitle(f"Fig. 18: two hills, x = {x_obs:g}, σ = {sigma:g} (eqs. 80-82); K = {flows}, {steps} steps")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     run.save_figure(fig, "fig18_two_hills.png", ["fig18"])
 
 
 def fig35_energies(run, targets, samples, flows, steps):
-    """Hexbins of the draws of each flow (rows) for energies 1-4 (columns), true density in red lines."""
-    fig, axes = figure(len(samples), len(targets), size=3.3)
-    fig.set_size_inches(2.9 * len(targets), 3.7 * len(samples))  # panels as tall as ENERGY_WINDOW
-    axes = np.atleast_2d(axes)
+    """Hexbins of the draws of each flow (rows) for energies 1-4 (columns), true density in red lines, every
+    panel on one logarithmic colour scale (a linear one leaves the spread-out fits blank beside energy 2's)."""
+    from matplotlib.colors import LogNorm
+
+    fig, axes = figure(len(samples), len(targets), size=3.3, layout="constrained")
+    fig.set_size_inches(2.9 * len(targets) + 1.0, 3.7 * len(samples) + 0.6)  # panels as tall as ENERGY_WINDOW
+    bins = []
     for row, (label, by_target) in zip(axes, samples.items()):
         for ax, target in zip(row, targets):
             z = by_target[target.name]
-            ax.hexbin(z[:, 0], z[:, 1], gridsize=(32, 40), extent=[*ENERGY_WINDOW[0], *ENERGY_WINDOW[1]],
-                      cmap="Blues", mincnt=1)
+            bins.append(ax.hexbin(z[:, 0], z[:, 1], gridsize=(32, 40), extent=[*ENERGY_WINDOW[0], *ENERGY_WINDOW[1]],
+                                  cmap="Blues", mincnt=1, norm=LogNorm()))
             _contour_lines(ax, target, ENERGY_WINDOW)
             _frame(ax, target, ENERGY_WINDOW, f"{label}: {target.name.replace('energy', 'energy ')}")
+    fig.colorbar(shared_scale(bins, low=1.0), ax=list(axes.ravel()), label="draws per hexagon (one log scale)",
+                 shrink=0.6)
     fig.suptitle(f"Fig. 35: draws of the trained flows (hexbins) on energies 1-4; K = {flows}, {steps} steps"
                  f"\n{CONTOURS}")
-    fig.tight_layout()
     run.save_figure(fig, "fig35_energy_samples.png", ["fig35"])
 
 
@@ -408,7 +441,8 @@ def component_peaks(z, q, mixture):
 def cut_direction(z0, z_k, axis):
     """The line of ``z_0``'s plane that Figure 25's flow cuts along: draws are labelled by the side of
     ``z_K . axis = 0`` they land on, Fisher's discriminant ``n = S_w^-1 (m_1 - m_0)`` separates them in
-    ``z_0``; returns the cut's angle from the z1 axis in degrees, [0, 180), and the share it separates."""
+    ``z_0``; returns the cut's angle from the z1 axis in degrees, [0, 180), the share it separates and the
+    share of the draws on the positive side (how evenly q_0 is split)."""
     side = z_k @ np.asarray(axis, float) > 0
     means = [z0[side == s].mean(axis=0) for s in (False, True)]
     within = sum(np.cov(z0[side == s].T) for s in (False, True))
@@ -416,7 +450,64 @@ def cut_direction(z0, z_k, axis):
     offset = normal @ (means[0] + means[1]) / 2
     accuracy = float(np.mean((z0 @ normal > offset) == side))
     angle = math.degrees(math.atan2(normal[1], normal[0])) + 90.0  # the cut is perpendicular to the normal
-    return dict(angle=angle % 180.0, accuracy=accuracy)
+    return dict(angle=angle % 180.0, accuracy=accuracy, share=float(np.mean(side)))
+
+
+def indicator_ess(indicator, chains):
+    """ArviZ's bulk effective sample size of a 0/1 indicator over ``chains`` chains of draws stored chain after
+    chain; None where it is undefined (every draw on one side)."""
+    import arviz
+
+    values = np.asarray(indicator, dtype=np.float64).reshape(chains, -1)
+    if values.min() == values.max():
+        return None
+    ess = float(arviz.ess(values))
+    return ess if math.isfinite(ess) else None
+
+
+def point_symmetric(target, num=101):
+    """Whether ``p(z) = p(-z)`` on a grid over the target's box (then the ELBO's gradient in a mean-field
+    Gaussian's mean vanishes at the origin)."""
+    axes = [np.linspace(lo, hi, num) for lo, hi in target.bounds]
+    points = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=-1)
+    return bool(np.max(np.abs(target.log_prob_numpy(points) - target.log_prob_numpy(-points))) < SYMMETRY_TOLERANCE)
+
+
+def saddle_kl(target, scale):
+    """KL(q || p) of the best diagonal Gaussian centred on the origin (sd by L-BFGS from ``scale``, quadrature of
+    ``experiments._baseline``): where a mean-field fit stuck at the origin of a point-symmetric target ends."""
+    from scipy import optimize
+
+    from experiments._baseline import NODES, _kl_and_gradient, _nodes
+
+    value = _kl_and_gradient(target, *_nodes(target.dim, NODES), target.log_evidence())
+    origin = np.zeros(target.dim)
+
+    def kl(log_scale):
+        f, gradient = value(np.concatenate([origin, log_scale]))
+        return f, gradient[target.dim:]
+
+    result = optimize.minimize(kl, np.log(np.asarray(scale, np.float64)), jac=True, method="L-BFGS-B",
+                               bounds=[(-7.0, 3.0)] * target.dim)
+    return float(result.fun)
+
+
+def origin_starts(run, groups, targets, rows):
+    """Where mean field's start near the origin (member 0, the study's initialisation) ended on each target:
+    its final mean, whether the target is point-symmetric, and there the KL of the best Gaussian centred on
+    the origin (the saddle between mirrored modes)."""
+    from experiments.toy_targets import load_surrogate
+
+    out = {}
+    for group in groups:
+        q, _ = load_surrogate(group, run.draws, targets[group.targets[0]].dim)
+        locs, scales = group.members(q.loc.numpy()), group.members(q.scale.diag.numpy())
+        for t, name in enumerate(group.targets):
+            symmetric = point_symmetric(targets[name])
+            out[name] = dict(mean=locs[t, 0].astype(float).tolist(), symmetric=symmetric,
+                             kl=rows[(name, group.family)]["kl"][0],
+                             saddle_kl=saddle_kl(targets[name], scales[t, 0]) if symmetric else None)
+    return out
 
 
 def peak_location(z, q):
@@ -436,12 +527,15 @@ def target_share(target, region, num=400):
     return float(np.sum(p * region(points)) / np.sum(p))
 
 
-def lobe_contrast(z, density):
-    """Mean ``density`` of the draws on the ring's lobes (``1.5 < |z1| < 2.5``) over that of its sides
-    (``|z1| > 3.5``): above 1 when the density peaks where the ring meets the bumps at z1 = +-2."""
+def lobe_contrast(z, density, lobes=LOBES, sides=RING_SIDES):
+    """Mean ``density`` of the draws on the ring's lobes (``LOBES``: |z1| around the bumps) over that of its
+    sides (|z1| > ``RING_SIDES``): above 1 when the density peaks where the ring meets the bumps; None when
+    no draw lies on one of them."""
     a = np.abs(z[:, 0])
-    lobes, sides = (a > 1.5) & (a < 2.5), a > 3.5
-    return float(np.mean(density[lobes]) / np.mean(density[sides]))
+    on_lobes, on_sides = (a > lobes[0]) & (a < lobes[1]), a > sides
+    if not on_lobes.any() or not on_sides.any():
+        return None
+    return float(np.mean(density[on_lobes]) / np.mean(density[on_sides]))
 
 
 def quarter_arcs(z0, z_k, degrees=SECTOR_DEGREES):
@@ -537,8 +631,8 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
     _, draws = _fitted(run, two_d, 2, scale.draws, run.seed)
 
     def setting(name):
-        row = rows[(name, "planar")]
-        return row["num_flows"], row["num_steps"]
+        row = rows.get((name, "planar"))
+        return (row["num_flows"], row["num_steps"]) if row else ("?", "?")
 
     # Figure 17
     circle = targets["circle"]
@@ -580,10 +674,14 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
     # Figure 29
     nuts_z = np.load(run.draws / nuts.filename)["z"]
     row = run.cached_row(nuts.key)
+    chains = row.get("chains", 1)
     kde_and_hexbin(run, "fig29", targets["banana"], {"NUTS": nuts_z},
-                   f"Fig. 29: PyMC NUTS on the banana, 2 chains × {row['draws'] // 2} draws after "
-                   f"{row['tune']} tuning steps ({row['divergences']} divergences)", "fig29_banana_nuts.png")
-    arms = dict(threshold=BANANA_ARM, exact=banana_arm_mass(BANANA_ARM), NUTS=float(np.mean(nuts_z[:, 0] > BANANA_ARM)),
+                   f"Fig. 29: PyMC NUTS on the banana, {chains} chain{'' if chains == 1 else 's'} × "
+                   f"{row['draws'] // chains} draws after {row['tune']} tuning steps ({row['divergences']} "
+                   f"divergence{'' if row['divergences'] == 1 else 's'})", "fig29_banana_nuts.png")
+    in_arm = nuts_z[:, 0] > BANANA_ARM
+    arms = dict(threshold=BANANA_ARM, exact=banana_arm_mass(BANANA_ARM), NUTS=float(np.mean(in_arm)),
+                NUTS_ess=indicator_ess(in_arm, chains), NUTS_chains=chains,
                 **{f: float(np.mean(draws[("banana", f)]["zK"][:, 0] > BANANA_ARM)) for f in FLOWS})
     run.set_extra("banana_arms", arms)
 
@@ -598,5 +696,6 @@ def make_all(run, scale, tables, traces, modes, mode_result, nuts):
     losses = {g.key: load_surrogate(g, run.draws, targets[g.targets[0]].dim)[1] for g in modes}
     mode_study_figure(run, mode_result, losses, {name: targets[name].log_evidence() for name in targets})
     measured = measure(targets, draws, mixture)
+    measured["origin"] = origin_starts(run, [g for g in tables if g.family == "mean_field"], targets, rows)
     run.set_extra("measured", measured)
     return dict(traces=trace_summary, arms=arms, **measured)

@@ -12,15 +12,28 @@ import numpy as np
 
 from experiments import _study
 from experiments._study import Note, percent
-from experiments.toy_targets import (BOTH_MODES_KL, FAMILIES, LONGER, MEAN_FIELD_STEPS, ONE_MODE_SHARE, PLATEAU,
-                                     VARIANT_LABELS, best_member)
-from experiments.toy_targets_figures import ENERGIES, ENERGY_WINDOW, FLOWS, SECTOR_DEGREES
+from experiments.agreement import Z_AGREE, format_z, z_between
+from experiments.toy_targets import (ANNEAL_FRACTION, BOTH_MODES_KL, FAMILIES, LEARNING_RATE, LONGER,
+                                     MEAN_FIELD_STEPS, ONE_MODE_SHARE, OPTIMUM_STARTS, PLATEAU, SAMPLE_SIZE,
+                                     VARIANT_LABELS, VARIANTS, best_member)
+from experiments.toy_targets_figures import (COLLAPSE, ENERGIES, ENERGY_WINDOW, FIGURE_EIGHT, FLOWS, LOBES, MASS_LEVELS,
+                                             RING_SIDES, SECTOR_DEGREES, TAIL_FRACTION)
 
 FAMILY_NAMES = dict(planar="planar", radial="radial", mean_field="mean-field")
 CLOSE_KL = 0.05  # nats: a fit this close to p "follows" it
 SHARE_TOLERANCE = 0.03  # a share of draws within this of the target's mass matches it
 OPTIMUM_TOLERANCE = 0.05  # relative: mean field's best start "reaches" the quadrature optimum within this
 DEPARTURES = ("thesis_init", "thesis_checkpoint", "thesis_all", "longer")  # our choices switched (steps: ours too)
+ORIGIN_MARGIN = 0.1  # nats: the start near the origin "ends worse" than the best start beyond this
+SADDLE_DISTANCE = 0.1  # a mean-field mean this close to the origin (each coordinate) sits on the saddle
+SADDLE_MARGIN = 0.05  # nats: and its KL this close to that of the best Gaussian centred on the origin
+EQUAL_PEAKS = 0.9  # two peaks of q_K are "equal" when the lower is at least this share of the higher
+PEAK_SD = 1.0  # a peak of q_K lies "at" a component's mean within this Mahalanobis distance
+LINE_SHARE = 0.95  # one straight line "cuts" q_0 when it separates this share of the draws by their mode
+BEND_DISTANCE = 0.5  # q_K peaks "at the bend" of the banana within this distance of it
+SIDE_BY_SIDE = 0.9  # quarters lie side by side along the ring when this share of a sector is of one quarter
+HOLLOW = 0.01  # the circle's centre is "empty" when p puts less than this mass there
+MC_ERRORS = 3  # an ELBO above log Z by more than this many Monte-Carlo errors is a bug
 
 
 # ------------------------------------------------------------------ phrases with a branch per outcome
@@ -29,6 +42,27 @@ DEPARTURES = ("thesis_init", "thesis_checkpoint", "thesis_all", "longer")  # our
 def sentence(text):
     """``text`` with its first letter capitalised (``str.capitalize`` would lower the rest)."""
     return text[:1].upper() + text[1:]
+
+
+def plural(n, word, many=None):
+    """``1 seed``, ``2 seeds`` (``many``: an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def names(items):
+    """``a``, ``a and b``, ``a, b and c`` (``none`` for no item)."""
+    items = list(items)
+    if len(items) < 2:
+        return items[0] if items else "none"
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def verb(items, one="is", many="are"):
+    return one if len(list(items)) == 1 else many
+
+
+def _number(value, spec=".4f"):
+    return "–" if value is None else format(value, spec)
 
 
 def fit_phrase(kl, close=CLOSE_KL):
@@ -62,15 +96,25 @@ def orientation(angle, tolerance=20.0):
     return f"diagonally ({'rising' if angle < 90.0 else 'falling'}, {angle:.0f}° from the z1 axis)"
 
 
-def cut_sentence(cut, line_share=0.95):
-    """Figure 25: along which line the flow cuts q_0, per flow, and whether one straight line does it."""
+def halves(c, tolerance=SHARE_TOLERANCE):
+    """Whether Figure 25's cut splits q_0 into halves: the share of draws reaching each mode within
+    ``tolerance`` of one half (False when the split was not measured)."""
+    return c.get("share") is not None and abs(c["share"] - 0.5) <= tolerance
+
+
+def cut_sentence(cut, line_share=LINE_SHARE):
+    """Figure 25: along which line the flow cuts q_0, per flow, whether one straight line does it, and how
+    evenly it splits q_0."""
     parts = []
     for flow, c in cut.items():
         straight = c["accuracy"] >= line_share
+        split = ("" if c.get("share") is None else
+                 f"; {percent(c['share'])} / {percent(1 - c['share'])} of the draws reach the two modes "
+                 + ("(halves)" if halves(c) else "(not halves)"))
         parts.append(f"the {flow} flow cuts z_0 {orientation(c['angle'])}"
                      + (f", one straight line separating {percent(c['accuracy'])} of the draws by the mode they reach"
                         if straight else f", but no straight line does it (the best separates only "
-                                         f"{percent(c['accuracy'])} of the draws by the mode they reach)"))
+                                         f"{percent(c['accuracy'])} of the draws by the mode they reach)") + split)
     return "; ".join(parts)
 
 
@@ -83,16 +127,33 @@ def arms_verdict(arms):
     return "our two flows bracket the posterior's arms"
 
 
+def _trend(values):
+    """``"falls"``, ``"rises"`` or ``"neither"``: how ``values`` move with every step."""
+    pairs = list(zip(values, values[1:]))
+    if pairs and all(a > b for a, b in pairs):
+        return "falls"
+    if pairs and all(a < b for a, b in pairs):
+        return "rises"
+    return "neither"
+
+
 def noise_falls(traces):
     """Whether the per-step noise of Figure 17 falls with every increase of S."""
-    noise = [traces[s]["noise"] for s in sorted(traces, key=int)]
-    return all(a > b for a, b in zip(noise, noise[1:]))
+    return _trend([traces[s]["noise"] for s in sorted(traces, key=int)]) == "falls"
+
+
+def collapses_fall(traces):
+    """Whether Figure 17's collapses never rise with S and are fewer at the largest S than at the smallest."""
+    counts = [traces[s]["collapses"] for s in sorted(traces, key=int)]
+    return len(counts) > 1 and all(a >= b for a, b in zip(counts, counts[1:])) and counts[0] > counts[-1]
 
 
 def variant_sentence(name, by_variant, variants=DEPARTURES):
     """Whether any departure changes how many of the seeds cover both modes of ``name``, and how far the
     median KL moves: ``by_variant`` maps a variant to its mode-study entry (``both_sides``, ``kl``)."""
-    base = by_variant["default"]
+    base = by_variant.get("default")
+    if base is None:
+        return f"{name}: no run under our choices, so no departure is compared with them."
     runs, ours, kl0 = base["num_runs"], base["both_sides"], float(np.median(base["kl"]))
     parts, changes = [], []
     for v in variants:
@@ -104,33 +165,75 @@ def variant_sentence(name, by_variant, variants=DEPARTURES):
         if r["both_sides"] != ours:
             changes.append(f"{VARIANT_LABELS[v]} {'raises' if r['both_sides'] > ours else 'lowers'} it to "
                            f"{r['both_sides']}")
+    head = (f"{name}: under our choices {ours} of {plural(runs, 'seed')} cover both modes (≥ "
+            f"{100 * ONE_MODE_SHARE:.0f} % of q on each side of z1 = 0; median KL {kl0:.3f})")
+    if not parts:
+        return head + "; no departure was run."
     verdict = "No departure changes that number." if not changes else sentence("; ".join(changes)) + "."
-    return (f"{name}: under our choices {ours} of {runs} seeds cover both modes (≥ {100 * ONE_MODE_SHARE:.0f} % of "
-            f"q on each side of z1 = 0; median KL {kl0:.3f}); " + "; ".join(parts) + f". {verdict}")
+    return head + "; " + "; ".join(parts) + f". {verdict}"
 
 
 def optimum_sentence(rows, optimum, tolerance=OPTIMUM_TOLERANCE):
     """How mean field's best start compares with the best diagonal Gaussian by quadrature, target by target."""
+    optimum = optimum or {}
+    compared = [r for r in rows if r["target"] in optimum]
+    missing = [r["target"] for r in rows if r["target"] not in optimum]
+    gap = f" No quadrature optimum for {names(missing)}." if missing else ""
+    if not compared:
+        return "No quadrature optimum to compare mean field's best start with." if rows else ""
     far = []
-    for r in rows:
+    for r in compared:
         best, opt = r["kl"][best_member(r)], optimum[r["target"]]["kl"]
         if best > opt * (1 + tolerance):
             far.append(f"{r['target']} ({best:.3f} against {opt:.3f})")
     if not far:
-        return f"Mean field's best start comes within {percent(tolerance, 0)} of the quadrature optimum on every target."
+        return (f"Mean field's best start comes within {percent(tolerance, 0)} of the quadrature optimum on every "
+                f"target compared ({len(compared)}).{gap}")
     return (f"Mean field's best start comes within {percent(tolerance, 0)} of the quadrature optimum on "
-            f"{len(rows) - len(far)} of {len(rows)} targets; not on {', '.join(far)}.")
+            f"{len(compared) - len(far)} of {len(compared)} targets; not on {', '.join(far)}.{gap}")
 
 
-def origin_sentence(rows, margin=0.1):
-    """What starting near the origin alone (the study's initialisation) would have given."""
-    worse = [f"{r['target']} ({r['kl'][0]:.3f} against {r['kl'][best_member(r)]:.3f})" for r in rows
-             if r["kl"][0] > r["kl"][best_member(r)] + margin]
+def on_saddle(origin, distance=SADDLE_DISTANCE, margin=SADDLE_MARGIN):
+    """Why a start near the origin ended where it did: ``"saddle"`` when the target is point-symmetric, the
+    fit's mean within ``distance`` of the origin and its KL within ``margin`` of the best Gaussian centred
+    there; else a phrase saying which of these fails."""
+    if not origin:
+        return "where it ended was not measured"
+    if not origin["symmetric"]:
+        return "the target is not point-symmetric"
+    mean = ", ".join(f"{m:.2f}" for m in origin["mean"])
+    if max(abs(m) for m in origin["mean"]) >= distance:
+        return f"its mean ends at ({mean}), away from the origin"
+    if origin["saddle_kl"] is None or abs(origin["kl"] - origin["saddle_kl"]) >= margin:
+        return (f"its mean ends at ({mean}) but its KL is not within {margin:g} nats of the best Gaussian centred "
+                f"there ({_number(origin['saddle_kl'], '.3f')})")
+    return "saddle"
+
+
+def origin_sentence(rows, origin=None, margin=ORIGIN_MARGIN):
+    """What starting near the origin alone (the study's initialisation) would have given: on which targets it
+    ends worse than the best start, and whether there it sits on the saddle of a point-symmetric target."""
+    if not rows:
+        return ""
+    origin = origin or {}
+    worse = [r for r in rows if r["kl"][0] > r["kl"][best_member(r)] + margin]
     if not worse:
-        return "The start near the origin (the study's initialisation) ends as well as the best start everywhere."
-    return ("From the start near the origin alone (the study's initialisation) mean field ends more than "
-            f"{margin:g} nats higher on {', '.join(worse)}: on a symmetric target the gradient there points nowhere "
-            "and the fit stays on the saddle between the modes.")
+        return (f"The start near the origin (the study's initialisation) ends within {margin:g} nats of the best "
+                "start on every target.")
+    why = {r["target"]: on_saddle(origin.get(r["target"])) for r in worse}
+    stuck = [f"{r['target']} ({r['kl'][0]:.3f} against {r['kl'][best_member(r)]:.3f}; the best Gaussian centred on "
+             f"the origin {origin[r['target']]['saddle_kl']:.3f})" for r in worse if why[r["target"]] == "saddle"]
+    other = [f"{r['target']} ({r['kl'][0]:.3f} against {r['kl'][best_member(r)]:.3f}: {why[r['target']]})"
+             for r in worse if why[r["target"]] != "saddle"]
+    text = (f"From the start near the origin alone (the study's initialisation) mean field ends more than {margin:g} "
+            f"nats above the best start's KL on {len(worse)} of {plural(len(rows), 'target')}")
+    if stuck:
+        text += (f"; on {names(stuck)} it stays on the saddle between mirrored modes (the target is point-symmetric, "
+                 f"so the gradient in the mean vanishes at the origin; the mean ends within {SADDLE_DISTANCE:g} of "
+                 f"it and the KL within {SADDLE_MARGIN:g} nats of the best Gaussian centred there)")
+    if other:
+        text += f"; {'on' if not stuck else 'and on'} {names(other)}"
+    return text + "."
 
 
 # ------------------------------------------------------------------ the figures' notes
@@ -140,68 +243,117 @@ def _kl_phrase(kl, target, families=FAMILIES):
     return ", ".join(f"{FAMILY_NAMES[f]} {kl[target][f]:.3f}" for f in families)
 
 
+def figure_eight_phrase(covariance=True):
+    """Figures 22-24's mixture as ``μ = (1, 1) / (−1, −1), Σ = 0.45 I``, from ``FIGURE_EIGHT``."""
+    point = lambda v: "(" + ", ".join(f"{x:g}".replace("-", "−") for x in v) + ")"  # noqa: E731
+    text = "μ = " + " / ".join(point(m) for m in FIGURE_EIGHT["locs"])
+    if not covariance:
+        return text
+    covs = [np.asarray(c) for c in FIGURE_EIGHT["covs"]]
+    isotropic = all(np.allclose(c, c[0, 0] * np.eye(len(c))) for c in covs) and all(
+        np.allclose(c, covs[0]) for c in covs)
+    return text + (f", Σ = {covs[0][0, 0]:g} I" if isotropic else ", Σ = " + " / ".join(str(c.tolist()) for c in covs))
+
+
+def _peak(x):
+    return -math.inf if x["peak"] is None else x["peak"]
+
+
+def _at_mean(x, sd=PEAK_SD):
+    """Whether the highest q_K among a component's draws lies within ``sd`` of its mean."""
+    return x["peak_distance"] is not None and x["peak_distance"] < sd
+
+
 def note_mixture(kl, components, mixture):
     """Figures 20-21: per flow, each component's share of the draws, their correlation and the peak of q_K."""
     lower = int(np.argmin(np.asarray(mixture["locs"])[:, 1]))
     upper = 1 - lower
     truth = components[FLOWS[0]]
-    signs = all(x["correlation"] is not None and np.sign(x["correlation"]) == np.sign(x["true_correlation"])
-                for f in FLOWS for x in components[f])
-    shares = all(abs(x["share"] - x["weight"]) <= SHARE_TOLERANCE for f in FLOWS for x in components[f])
-    denser = {f: "lower" if components[f][lower]["peak"] > components[f][upper]["peak"] else "upper" for f in FLOWS}
+    wrong_sign = [f for f in FLOWS if not all(
+        x["correlation"] is not None and np.sign(x["correlation"]) == np.sign(x["true_correlation"])
+        for x in components[f])]
+    off_share = [f for f in FLOWS if not all(abs(x["share"] - x["weight"]) <= SHARE_TOLERANCE for x in components[f])]
+    denser = {f: "lower" if _peak(components[f][lower]) > _peak(components[f][upper]) else "upper" for f in FLOWS}
     true_denser = "lower" if truth[lower]["true_peak"] > truth[upper]["true_peak"] else "upper"
-    at_means = all(x["peak_distance"] < 1.0 for f in FLOWS for x in components[f])
-    recovered = signs and shares and all(d == "lower" for d in denser.values()) and true_denser == "lower"
+    upper_denser = [f for f in FLOWS if denser[f] != "lower"]
+    away = [f for f in FLOWS if not all(_at_mean(x) for x in components[f])]
+    failures = ([f"the draws' correlation has the wrong sign for {names(wrong_sign)}"] if wrong_sign else []) + (
+        [f"the shares miss the weights by more than {SHARE_TOLERANCE:g} for {names(off_share)}"] if off_share else []) + (
+        [f"q_K is highest in the upper component for {names(upper_denser)}"] if upper_denser else []) + (
+        ["the true density is higher at the upper mean"] if true_denser != "lower" else [])
     fig20 = Note(
         "Share of the draws nearest each component (upper / lower): " + "; ".join(
             f"{f} {components[f][upper]['share']:.3f} / {components[f][lower]['share']:.3f}" for f in FLOWS)
         + f", against the weights {truth[upper]['weight']:.3f} / {truth[lower]['weight']:.3f} ("
-        + ("within" if shares else "not all within") + f" {SHARE_TOLERANCE:g}); the draws' correlation within each "
-        f"component has {'the component’s sign' if signs else 'the wrong sign somewhere'}; the highest q_K lies in the "
+        + ("within" if not off_share else "not all within") + f" {SHARE_TOLERANCE:g}); the draws' correlation within "
+        "each component has " + ("the component’s sign for every flow" if not wrong_sign else
+                                 f"the wrong sign for {names(wrong_sign)}") + "; the highest q_K lies in the "
         + ", ".join(f"{d} component ({f})" for f, d in denser.items())
         + f", the true density being higher at the {true_denser} mean. KL(q‖p): " + _kl_phrase(kl, "gaussian_mixture")
         + ".",
         "As in the study, both components are recovered with their orientations and the lower one denser."
-        if recovered else "The study saw both components recovered with their orientations and the lower one "
-                          "denser; here that does not hold in full (see the numbers).")
-    peaks = "; ".join(f"{f}: " + ", ".join(f"{components[f][k]['peak']:.4f} at {components[f][k]['peak_distance']:.2f} "
-                                           "sd from the mean" for k in (upper, lower)) for f in FLOWS)
+        if not failures else "The study saw both components recovered with their orientations and the lower one "
+                             "denser; here " + "; ".join(failures) + ".")
+    peaks = "; ".join(f"{f}: " + ", ".join(f"{_number(components[f][k]['peak'])} at "
+                                           f"{_number(components[f][k]['peak_distance'], '.2f')} sd from the mean"
+                                           for k in (upper, lower)) for f in FLOWS)
     fig21 = Note(f"Highest q_K among the draws nearest each component (upper, lower): {peaks}; the true density at "
                  f"the means: {truth[upper]['true_peak']:.4f}, {truth[lower]['true_peak']:.4f}. One colour scale for "
                  "both panels.",
                  "As in the study's 3-D plot (here a colour map), q_K peaks at the two component means."
-                 if at_means else "Unlike the study's 3-D plot, q_K does not peak at both component means "
-                                  "(a peak more than 1 sd away).")
+                 if not away else f"Unlike the study's 3-D plot, q_K of {names(away)} does not peak at both component "
+                                  f"means (a peak more than {PEAK_SD:g} sd away, or no draw near a mean).")
     return fig20, fig21
 
 
 def note_symmetric(kl, components, cut):
     """Figures 23-25: both modes covered, equal peaks, and the cut of q_0."""
     shares = "; ".join(f"{f} {components[f][0]['share']:.3f} / {components[f][1]['share']:.3f}" for f in FLOWS)
-    covered = all(x["share"] >= ONE_MODE_SHARE for f in FLOWS for x in components[f])
-    ratios = {f: min(x["peak"] for x in components[f]) / max(x["peak"] for x in components[f]) for f in FLOWS}
-    equal = all(r >= 0.9 for r in ratios.values())
-    at_means = all(x["peak_distance"] < 1.0 for f in FLOWS for x in components[f])
-    fig23 = Note(f"Share of the draws nearest each mode (μ = (1, 1) / (−1, −1)): {shares}. KL(q‖p): "
+    thin = [f for f in FLOWS if any(x["share"] < ONE_MODE_SHARE for x in components[f])]
+    ratios = {f: None if any(x["peak"] is None for x in components[f]) else
+              min(x["peak"] for x in components[f]) / max(x["peak"] for x in components[f]) for f in FLOWS}
+    unequal = [f for f in FLOWS if ratios[f] is None or ratios[f] < EQUAL_PEAKS]
+    away = [f for f in FLOWS if not all(_at_mean(x) for x in components[f])]
+    fig23 = Note(f"Share of the draws nearest each mode ({figure_eight_phrase(covariance=False)}): {shares}. KL(q‖p): "
                  + _kl_phrase(kl, "figure_eight") + ".",
-                 "As in the study, both symmetric modes are covered." if covered else
-                 "Unlike the study, one mode holds less than " f"{100 * ONE_MODE_SHARE:.0f} % of the draws.")
+                 "As in the study, both symmetric modes are covered." if not thin else
+                 f"Unlike the study, one mode holds less than {percent(ONE_MODE_SHARE, 0)} of the draws of "
+                 f"{names(thin)}.")
+    failures = ([f"the heights differ by more than {percent(1 - EQUAL_PEAKS, 0)} for {names(unequal)}"] if unequal
+                else []) + ([f"a peak lies more than {PEAK_SD:g} sd from its mean for {names(away)}"] if away else [])
     fig24 = Note("Highest q_K near each mode: " + "; ".join(
-        f"{f} {components[f][0]['peak']:.4f} / {components[f][1]['peak']:.4f} (ratio {ratios[f]:.2f})" for f in FLOWS)
+        f"{f} {_number(components[f][0]['peak'])} / {_number(components[f][1]['peak'])} (ratio "
+        f"{_number(ratios[f], '.2f')})" for f in FLOWS)
         + f"; the true density at the means: {components[FLOWS[0]][0]['true_peak']:.4f}. One colour scale.",
-        "As in the study, q_K is highest at the two means, with equal heights (within 10 %)." if equal and at_means else
-        "The study's q_K is highest at the two means with equal heights; here "
-        + ("the heights differ by more than 10 %." if not equal else "a peak lies more than 1 sd from its mean."))
-    straight = all(c["accuracy"] >= 0.95 for c in cut.values())
-    horizontal = all(orientation(c["angle"]) == "horizontally" for c in cut.values())
+        f"As in the study, q_K is highest at the two means, with equal heights (within {percent(1 - EQUAL_PEAKS, 0)})."
+        if not failures else "The study's q_K is highest at the two means with equal heights; here "
+                             + " and ".join(failures) + ".")
+    crooked = [f for f, c in cut.items() if c["accuracy"] < LINE_SHARE]
+    uneven = [f for f, c in cut.items() if not halves(c)]
+    slanted = [f for f, c in cut.items() if orientation(c["angle"]) != "horizontally"]
+    if crooked:
+        study = (f"The study's q_0 was cut along one (horizontal) line; ours is not cut by one straight line for "
+                 f"{names(crooked)}.")
+    else:
+        study = ("As in the study, q_0 is cut along one line, each side carried to one mode, "
+                 + ("into two halves" if not uneven else f"though not into halves for {names(uneven)}")
+                 + "; the study's cut was horizontal (along the red/blue and green/yellow demarcation)"
+                 + (", as ours." if not slanted else f"; ours is not for {names(slanted)}."))
     fig25 = Note(
         "Each draw z_0 is labelled by the mode its image reaches (the side of z1 + z2 = 0) and Fisher's "
-        f"discriminant finds the line of z_0's plane that separates the labels: {cut_sentence(cut)}.",
-        ("As in the study, q_0 is cut along one line into two halves, each carried to one mode; the study's "
-         + ("cut was horizontal too." if horizontal else "cut was horizontal (along the red/blue and "
-                                                         "green/yellow demarcation), ours is not."))
-        if straight else "The study's q_0 was cut along one (horizontal) line; ours is not cut by one straight line.")
+        f"discriminant finds the line of z_0's plane that separates the labels: {cut_sentence(cut)}.", study)
     return fig23, fig24, fig25
+
+
+def banana_z(arms, nuts):
+    """Figure 29: ``z`` of NUTS's share of draws in the arm against the exact mass ``p``, with the standard error
+    ``sqrt(p (1 - p) / ESS)`` of the indicator's effective sample size (ArviZ; all draws if it is undefined),
+    and the number of draws that error counts."""
+    p = arms["exact"]
+    effective = arms.get("NUTS_ess") or nuts["draws"]
+    if not effective:
+        return None, 0
+    return z_between(arms["NUTS"], math.sqrt(p * (1 - p)), effective, p, 0.0, 1), effective
 
 
 def note_banana(kl, arms, peaks, nuts):
@@ -212,23 +364,28 @@ def note_banana(kl, arms, peaks, nuts):
         f"z1 > {arms['threshold']:g}: " + ", ".join(f"{arms[k]:.4f} ({k})" for k in FLOWS)
         + f" against {arms['exact']:.4f} exactly (quadrature).",
         f"The study saw the flow's arms extend beyond the posterior; {arms_verdict(arms)}.")
-    at_bend = {f: math.hypot(*peaks[f]) < 0.5 for f in FLOWS}
+    at_bend = {f: math.hypot(*peaks[f]) < BEND_DISTANCE for f in FLOWS}
     fig28 = Note("Highest q_K among the draws: " + "; ".join(
         f"{f} at ({peaks[f][0]:.2f}, {peaks[f][1]:.2f})" for f in FLOWS)
         + "; the true density peaks at the bend, (0, 0).",
         "As in the study, q_K peaks at the bend of the banana." if all(at_bend.values()) else
-        "Unlike the study's, q_K peaks away from the bend (more than 0.5 from it) for "
-        + ", ".join(f for f in FLOWS if not at_bend[f]) + ".")
-    se = math.sqrt(arms["exact"] * (1 - arms["exact"]) / nuts["draws"])
-    z = (arms["NUTS"] - arms["exact"]) / se
+        f"Unlike the study's, q_K peaks away from the bend (more than {BEND_DISTANCE:g} from it) for "
+        + names([f for f in FLOWS if not at_bend[f]]) + ".")
+    z, effective = banana_z(arms, nuts)
+    chains = nuts.get("chains", arms.get("NUTS_chains", 1))
+    error = (f"{effective:.0f} effective draws (ArviZ's ESS of the indicator over the {plural(chains, 'chain')})"
+             if arms.get("NUTS_ess") else f"all {nuts['draws']} draws as if independent (the indicator's ESS is "
+                                          "undefined or was not measured)")
+    agree = z is not None and abs(z) < Z_AGREE
     fig29 = Note(
-        f"NUTS (PyMC, {nuts['tune']} tuning steps, 2 chains): share with z1 > {arms['threshold']:g} "
-        f"{arms['NUTS']:.4f} against {arms['exact']:.4f} exactly, {z:+.1f} binomial standard errors (which ignore "
-        f"the chains' autocorrelation); the sampler reports {nuts['divergences']} divergences in {nuts['draws']} "
-        "draws.",
-        "As in the study, NUTS draws the same banana." if abs(z) < 3 else
-        "The study found NUTS's banana like the flows'; here NUTS's arms hold "
-        + ("more" if z > 0 else "less") + " mass than the exact banana (beyond 3 standard errors).")
+        f"NUTS (PyMC, {nuts['tune']} tuning steps, {plural(chains, 'chain')}): share with z1 > {arms['threshold']:g} "
+        f"{arms['NUTS']:.4f} against {arms['exact']:.4f} exactly, z = {format_z(z) or '–'} with the binomial "
+        f"standard error of {error}; the sampler reports {plural(nuts['divergences'], 'divergence')} in "
+        f"{nuts['draws']} draws.",
+        f"As in the study, NUTS draws the same banana (|z| < {Z_AGREE:g})." if agree else
+        "The study found NUTS's banana like the flows'; here " + (
+            "no draw counts, so nothing is compared." if z is None else
+            "NUTS's arms hold " + ("more" if z > 0 else "less") + f" mass than the exact banana (|z| ≥ {Z_AGREE:g})."))
     return fig27, fig28, fig29
 
 
@@ -238,27 +395,68 @@ CIRCLE_CODE = ("vinf's circle is log p(z) = −½((‖z‖ − 4)/0.4)² + log(e
                "term and the bump term alike (the printed form grows without bound away from the ring)")
 
 
+LOBE_SHAPES = {  # Figure 32: what q_K has where p's lobes are (or are not), singular and plural
+    "lobes": ("has them", "have them"), "flatter": ("is flatter along the ring", "are flatter along the ring"),
+    "none": ("has none", "have none"), "none_as_p": ("has none, as p", "have none, as p"),
+    "extra": ("has lobes p lacks", "have lobes p lacks"), "unmeasured": ("was not measured", "were not measured")}
+
+
+def _positive(value):
+    return value is not None and math.isfinite(value) and value > 0
+
+
+def lobe_shape(ratio, exact):
+    """A key of ``LOBE_SHAPES``: how q_K's lobe contrast ``ratio`` stands against p's ``exact`` one (a flow
+    "has them" when its log contrast is at least half p's)."""
+    if not (_positive(ratio) and _positive(exact)):
+        return "unmeasured"
+    if exact > 1:
+        if ratio > 1 and math.log(ratio) >= 0.5 * math.log(exact):
+            return "lobes"
+        return "flatter" if ratio > 1 else "none"
+    return "none_as_p" if ratio <= 1 else "extra"
+
+
+def lobes_sentence(lobes):
+    """Figure 32's measured note: whether p's density is highest where the ring meets the bumps, and how
+    each flow's q_K stands against that."""
+    exact, centre = lobes.get("exact"), (LOBES[0] + LOBES[1]) / 2
+    where = (f"its mean over the draws on the lobes ({LOBES[0]:g} < |z1| < {LOBES[1]:g}) is "
+             f"{_number(exact, '.2f')} times its mean on the ring's sides (|z1| > {RING_SIDES:g})")
+    if not _positive(exact):
+        head = f"The circle's lobe contrast could not be measured ({where})."
+    elif exact > 1:
+        head = (f"The circle's density (Figure 30: the negated printed form) is highest where the ring meets the bumps "
+                f"at z1 = ±{centre:g}: {where}.")
+    else:
+        head = (f"The circle's density (Figure 30: the negated printed form) is not higher where the ring meets the "
+                f"bumps at z1 = ±{centre:g}: {where}.")
+    shape = {f: lobe_shape(lobes.get(f), exact) for f in FLOWS}
+    return head + " The same ratio for q_K: " + ", ".join(
+        f"{f} {_number(lobes.get(f), '.2f')} ({LOBE_SHAPES[shape[f]][0]})" for f in FLOWS) + ".", shape
+
+
 def note_circle(kl, centre, lobes, quarters):
-    hollow = centre["exact"] < 0.01
+    hollow = centre["exact"] < HOLLOW
     fig30 = Note(f"{CIRCLE_CODE}. It puts {centre['exact']:.4f} of its mass within |z| < {centre['radius']:g}.",
                  "The negated form is the ring the study's text describes, with no mass in its middle." if hollow else
                  "Unlike the ring the study's text describes, the negated form has mass in its middle.")
-    empty = all(centre[f] <= max(2 * centre["exact"], centre["exact"] + 0.01) for f in FLOWS)
+    empty = all(centre[f] <= max(2 * centre["exact"], centre["exact"] + HOLLOW) for f in FLOWS)
     fig31 = Note(f"KL(q‖p): {_kl_phrase(kl, 'circle')}. Share of draws with |z| < {centre['radius']:g}: "
                  + ", ".join(f"{centre[f]:.4f} ({f})" for f in FLOWS) + f" against {centre['exact']:.4f} for p.",
                  "As in the study, the ring is followed and its centre stays empty." if empty else
                  "Unlike the study, draws fill the ring's centre.")
-    exact = math.log(lobes["exact"])
-    shape = {f: ("has them" if math.log(lobes[f]) >= 0.5 * exact else "is flatter along the ring") for f in FLOWS}
-    fig32 = Note(
-        f"The circle's density (Figure 30: the negated printed form) is highest where the ring meets the bumps at "
-        f"z1 = ±2: its mean over the draws on those lobes (1.5 < |z1| < 2.5) is {lobes['exact']:.2f} times its mean "
-        "on the ring's sides (|z1| > 3.5). The same ratio for q_K: " + ", ".join(
-            f"{f} {lobes[f]:.2f} ({shape[f]})" for f in FLOWS) + ". One colour scale for both panels.",
-        "As in the study, the modes of q_K match the target's." if all(v == "has them" for v in shape.values()) else
-        "The study's modes matched the target's; here " + ", ".join(f for f in FLOWS if shape[f] != "has them")
-        + " is flatter along the ring.")
-    layout = {f: "side by side" if quarters[f]["purity"] >= 0.9 else "partly in layers" for f in FLOWS}
+    measured, shape = lobes_sentence(lobes)
+    groups = {}
+    for f in FLOWS:
+        groups.setdefault(shape[f], []).append(f)
+    matched = ("lobes", "none_as_p")
+    fig32 = Note(measured + " One colour scale for both panels.",
+                 "As in the study, the modes of q_K match the target's." if set(groups) <= set(matched) else
+                 "The study's modes matched the target's; here " + "; ".join(
+                     f"{names(fl)} {LOBE_SHAPES[key][len(fl) > 1]}" for key, fl in groups.items()
+                     if key not in matched) + ".")
+    layout = {f: "side by side" if quarters[f]["purity"] >= SIDE_BY_SIDE else "partly in layers" for f in FLOWS}
     fig33 = Note("Colouring z_0 by quadrant shows each quarter of q_0 laid along the ring: "
                  + "; ".join(f"{f}: {quarters[f]['arcs']} arcs in all (4 would be one a quarter), "
                              f"{percent(quarters[f]['purity'])} of draws from their {SECTOR_DEGREES}° sector's "
@@ -299,21 +497,33 @@ def note_energies(kl, branches, window_mass):
 
 
 def note_traces(traces, log_z):
+    """Figure 17: the per-step noise and the collapses against S, and the fits' final ELBOs."""
     sizes = sorted(traces, key=int)
-    last = sizes[-1]
-    falls = noise_falls(traces)
-    return Note(
-        ("Fewer draws per step make training noisier: " if falls else "The noise does not fall with every increase "
-         "of S: ") + "the per-step ELBO estimate's noise (robust sd over the last 20 % of steps) is " + ", ".join(
-            f"{traces[s]['noise']:.3f} (S = {s})" for s in sizes) + ", against " + ", ".join(
-            f"{traces[last]['noise'] * math.sqrt(int(last) / int(s)):.3f}" for s in sizes[:-1])
-        + f" predicted from S = {last} by the 1/√S law the study cites. Collapses of the smoothed ELBO (falls of "
-        "more than 0.5 nats below its settled level, right): " + ", ".join(f"{traces[s]['collapses']} (S = {s})"
-                                                                          for s in sizes)
-        + ". The trained fits end at ELBOs of " + ", ".join(f"{traces[s]['elbo']:.3f} (S = {s})" for s in sizes)
-        + f" against log Z = {log_z:.3f}.",
-        "As in the study, fewer draws per step make training less stable." if falls else
-        "Unlike the study, the noise does not fall steadily with S.")
+    if not sizes:
+        return Note("No ELBO trace was saved.")
+    noise = (f"the per-step ELBO estimate's noise (robust sd over the last {percent(TAIL_FRACTION, 0)} of steps) is "
+             + ", ".join(f"{traces[s]['noise']:.3f} (S = {s})" for s in sizes))
+    counts = (f"Collapses of the smoothed ELBO (falls of more than {COLLAPSE:g} nats below its settled level, right): "
+              + ", ".join(f"{traces[s]['collapses']} (S = {s})" for s in sizes))
+    ends = ("The trained fits end at ELBOs of " + ", ".join(f"{traces[s]['elbo']:.3f} (S = {s})" for s in sizes)
+            + f" against log Z = {log_z:.3f}.")
+    if len(sizes) < 2:
+        return Note(f"Only S = {sizes[0]} was traced, so nothing is compared: {noise}. {counts}. {ends}")
+    last, falls, fewer = sizes[-1], noise_falls(traces), collapses_fall(traces)
+    measured = (("Fewer draws per step make training noisier: " if falls else
+                 "The noise does not fall with every increase of S: ") + noise + ", against " + ", ".join(
+        f"{traces[last]['noise'] * math.sqrt(int(last) / int(s)):.3f}" for s in sizes[:-1])
+        + f" predicted from S = {last} by the 1/√S law the study cites. {counts}: "
+        + ("fewer at larger S" if fewer else "not fewer at larger S") + f". {ends}")
+    if falls and fewer:
+        study = "As in the study, fewer draws per step make training less stable: noisier, with more collapses."
+    elif falls:
+        study = ("As in the study, fewer draws per step make training noisier; the collapses, though, do not become "
+                 "fewer as S grows.")
+    else:
+        study = "Unlike the study, the noise does not fall steadily with S" + (
+            ", though the collapses become fewer as S grows." if fewer else ", nor do the collapses.")
+    return Note(measured, study)
 
 
 def study_hills_verdict(ours, theirs, runs):
@@ -339,7 +549,7 @@ def note_two_hills(kl, modes, log_z):
         + variant_sentence("Over the seeds of the mode study", by_variant)
         + f" The posterior is normalised here (log Z by 1-D quadrature = {log_z:.3f}), not left unnormalised as "
         "in the study, so q and p share one scale.")
-    if "thesis_all" not in by_variant:
+    if "thesis_all" not in by_variant or "default" not in by_variant:
         return Note(measured)
     verdict = study_hills_verdict(by_variant["default"]["both_sides"], by_variant["thesis_all"]["both_sides"],
                                   by_variant["default"]["num_runs"])
@@ -356,7 +566,7 @@ def figure_notes(f):
         fig18=note_two_hills(kl, f["modes"], f["log_z"]["two_hills"]),
         fig19=Note("The mixture of section II; the study prints no parameters for it, so here they come from our "
                    f"CAVI fit (`experiments.mean_field.fitted_mixture`: weights {weights}, means {locs})."),
-        fig22=Note("The symmetric mixture of eqs. 83-84, μ = ±(1, 1), Σ = 0.45 I."),
+        fig22=Note(f"The symmetric mixture of eqs. 83-84, {figure_eight_phrase()}."),
         fig26=Note("The banana of eq. 85."),
     )
     notes["fig20"], notes["fig21"] = note_mixture(kl, m["components"]["gaussian_mixture"], f["mixture"])
@@ -425,25 +635,68 @@ def _banner(run):
                                     f"{s.nuts_draws} draws")
 
 
+def _setting_sentence(f, quick):
+    """The report's opening: how every target is fitted and drawn, from the experiment's constants."""
+    setting = "the K and epochs of each caption" if not quick else "K and steps capped as the banner says"
+    hills = f["setting"].get("two_hills")
+    hills = (f"; two hills: K = {hills[0]} and {hills[1]} steps, as its caption gives no epochs" if hills else "")
+    levels = ", ".join(f"{100 * m:g}" for m in sorted(MASS_LEVELS)[:-1]) + f" and {100 * max(MASS_LEVELS):g}"
+    return (f"Each target is fitted by planar and radial flows with `vinf.fit` (S = {SAMPLE_SIZE} draws per step, "
+            f"Adam {LEARNING_RATE:g}, {setting}{hills}). Draws are shown as hexbins, Gaussian KDEs (Scott's rule) "
+            f"and colour maps of q_K(z_K) (the study's 3-D plots); the true density's contours enclose {levels} % of "
+            "its mass. Targets that share a family, K and number of steps train as one batched surrogate.\n")
+
+
+def _baseline_paragraph(rows, mean_field, optimum, origin):
+    """The KL table's paragraph: how the ELBOs, mean field's starts and the quadrature optimum were made, and
+    what they show."""
+    above = [f"{r['target']} ({FAMILY_NAMES[r['family']]})" for r in rows
+             if max(np.asarray(r["elbo"]) - r["log_evidence"] - MC_ERRORS * np.asarray(r["elbo_se"])) > 0]
+    draws = f"{rows[0]['eval_draws']} draws" if rows else "draws"
+    starts = f"{mean_field[0]['num_runs']} starts each" if mean_field else "several starts each"
+    check = [abs(o["kl_check"] - o["kl"]) for o in (optimum or {}).values()]
+    moved = f"its KL moves by at most {max(check):.1e}" if check else "no optimum was computed"
+    return (
+        "log Z by quadrature on a grid (`target.log_evidence()`; 1-D for two hills), each family's ELBO from "
+        f"{draws} ± its Monte-Carlo standard error, and KL(q‖p) = log Z − ELBO. Mean-field "
+        f"Gaussians train for at most {MEAN_FIELD_STEPS} steps (the flows' number, if fewer) from {starts}: the "
+        "surrogate's own, near the origin with sd near 1 (the study's initialisation), and the rest a Latin "
+        "hypercube over the target's box (each axis cut into equal strata, one start in each, sd half a stratum); "
+        "the table gives the start with the highest ELBO and the spread of KL over the starts. Beside it, the best "
+        f"diagonal Gaussian by quadrature (`experiments._baseline`: Gauss-Hermite, L-BFGS over mean and log-scale "
+        f"from {OPTIMUM_STARTS} times as many starts spread the same way; recomputed on twice the nodes, {moved}). "
+        + (f"ELBOs above log Z beyond {MC_ERRORS} MC errors (a bug): {', '.join(above)}." if above
+           else f"No ELBO exceeds log Z beyond {MC_ERRORS} Monte-Carlo errors.")
+        + " " + optimum_sentence(mean_field, optimum) + " " + origin_sentence(mean_field, origin) + "\n")
+
+
+def annealing_sentence(hills):
+    """Energy 1 under our choices and annealed: the outcomes, the plateau and when each first came within
+    log 2 / 2 of log Z."""
+    plain, annealed = hills.get("default"), hills.get("annealed")
+    if plain is None or annealed is None:
+        return "Energy 1: " + ("no annealed run" if plain else "no run under our choices") + ", so none is compared.\n"
+    end = annealed["anneal_steps"]
+    return (f"Energy 1, our choices: {_outcomes(plain)}; annealed: {_outcomes(annealed)}. On the way, plain runs "
+            f"spend a median {_median(plain['one_mode_steps'])} steps on the one-arc plateau and first come within "
+            f"log 2 / 2 at a median step {_median(plain['first_step_both'])}; annealed runs "
+            f"{_median(annealed['one_mode_steps'])} steps and step {_median(annealed['first_step_both'])} (– when no "
+            f"run got there): at step {end}, where annealing ends, {_not_yet(plain, end)} of "
+            f"{plural(plain['num_runs'], 'plain run')} had not.\n")
+
+
 def write_report(run, rows, modes, measured, mixture):
     """The report fragment: every figure 17-35 with its note and command, the KL table, the mode study."""
+    from vinf.fit import ANNEAL_START
+
     folder, cmd, quick = run.out.name, f"`{run.command}`", run.quick
     f = facts(run, rows, modes, measured, mixture)
     notes = figure_notes(f)
-    above = [f"{r['target']} ({FAMILY_NAMES[r['family']]})" for r in rows
-             if max(np.asarray(r["elbo"]) - r["log_evidence"] - 3 * np.asarray(r["elbo_se"])) > 0]
-    optimum = run.cached_extra("gaussian_optimum")
     mean_field = [r for r in rows if r["family"] == "mean_field"]
     hills = {v: r for (t, v), r in f["modes"].items() if t == "energy1"}
-    setting = ("the K and epochs of each caption" if not quick else "K and steps capped as the banner says")
+    seeds = next((r["num_runs"] for r in modes["runs"]), 0)
     lines = [_banner(run)] if quick else []
-    lines += [
-        f"Each target is fitted by planar and radial flows with `vinf.fit` (S = 500 draws per step, Adam 1e-2, "
-        f"{setting}; two hills: K = {f['setting']['two_hills'][0]} and {f['setting']['two_hills'][1]} steps, as its "
-        "caption gives no epochs). Draws are shown as hexbins, Gaussian KDEs (Scott's rule) and colour maps of "
-        "q_K(z_K) (the study's 3-D plots); the true density's contours enclose 50, 90 and 99 % of its mass. "
-        "Targets that share a family, K and number of steps train as one batched surrogate.\n",
-    ]
+    lines.append(_setting_sentence(f, quick))
     for number in range(17, 36):
         fid = f"fig{number}"
         lines.append(f"### Figure {number}\n")
@@ -451,28 +704,16 @@ def write_report(run, rows, modes, measured, mixture):
         lines += [notes[fid].text(quick) + "\n", f"Command: {cmd}\n"]
     lines += [
         "### Beyond the study: ELBO against the exact log normaliser\n",
-        "log Z by quadrature on a grid (`target.log_evidence()`; 1-D for two hills), each family's ELBO from "
-        f"{rows[0]['eval_draws']} draws ± its Monte-Carlo standard error, and KL(q‖p) = log Z − ELBO. Mean-field "
-        f"Gaussians train for at most {MEAN_FIELD_STEPS} steps (the flows' number, if fewer) from "
-        f"{mean_field[0]['num_runs']} starts each: the "
-        "surrogate's own, near the origin with sd near 1 (the study's initialisation), and the rest a Latin "
-        "hypercube over the target's box (each axis cut into equal strata, one start in each, sd half a stratum); "
-        "the table gives the start with the highest ELBO and the spread of KL over the "
-        "starts. Beside it, the best diagonal Gaussian by quadrature (`experiments._baseline`: Gauss-Hermite, "
-        "L-BFGS over mean and log-scale from twice as many starts spread the same way; recomputed on twice the "
-        "nodes, its KL moves by at most "
-        f"{max(abs(o['kl_check'] - o['kl']) for o in optimum.values()):.1e}). "
-        + (f"ELBOs above log Z beyond 3 MC errors (a bug): {', '.join(above)}." if above
-           else "No ELBO exceeds log Z beyond 3 Monte-Carlo errors.") + " " + optimum_sentence(mean_field, optimum)
-        + " " + origin_sentence(mean_field) + "\n",
+        _baseline_paragraph(rows, mean_field, run.cached_extra("gaussian_optimum"), measured.get("origin")),
         run.path("kl_table.md").read_text() + "\n",
         "### Beyond the study: one mode or two, and our departures switched off\n",
         "The study remarks that energy 1 is sometimes fitted on one arc only, and its Figure 18 shows both hills "
         f"of the two-hills target captured. For both targets (modes either side of z1 = 0) we trained "
-        f"{hills['default']['num_runs']} seeds as one batched planar surrogate at the figures' K and steps, under "
-        "our choices and under each of: the study's planar initialisation (w at sd 1e-2; ours 1/√D), the study's "
-        "checkpoint (the lowest single-step loss; ours its moving average), both, annealing as Rezende & Mohamed "
-        f"(β_t = min(1, 0.01 + t/N), the recorded loss staying the true −ELBO), and {LONGER} times the steps; the "
+        f"{plural(seeds, 'seed')} as one batched planar surrogate at the figures' K and steps, under our choices and "
+        f"under each of: the study's planar initialisation (w at sd {VARIANTS['thesis_init']['surrogate']['w_scale']:g}; "
+        "ours 1/√D), the study's checkpoint (the lowest single-step loss; ours its moving average), both, annealing "
+        f"as Rezende & Mohamed (β_t = min(1, {ANNEAL_START:g} + t/N) over the first N = 1/{ANNEAL_FRACTION} of the "
+        f"steps, the recorded loss staying the true −ELBO), and {LONGER} times the steps; the "
         "same seeds each time: the study's checkpoint follows our training step for step and differs only in the "
         "parameters it restores, and the longer training repeats ours before going on. A seed *covers both "
         f"modes* when at least {100 * ONE_MODE_SHARE:.0f} % of q's mass "
@@ -481,14 +722,7 @@ def write_report(run, rows, modes, measured, mixture):
         f"spent on the one-mode plateau (KL within {PLATEAU:g} of log 2).\n",
         variant_sentence("Two hills", {v: r for (t, v), r in f["modes"].items() if t == "two_hills"}) + "\n",
         variant_sentence("Energy 1", hills) + "\n",
-        f"Energy 1, our choices: {_outcomes(hills['default'])}; annealed: {_outcomes(hills['annealed'])}. On the "
-        f"way, plain runs spend a median {_median(hills['default']['one_mode_steps'])} steps on the one-arc plateau "
-        f"and first come within log 2 / 2 at a median step {_median(hills['default']['first_step_both'])}; annealed "
-        f"runs {_median(hills['annealed']['one_mode_steps'])} steps and step "
-        f"{_median(hills['annealed']['first_step_both'])} (– when no run got there): at step "
-        f"{hills['annealed']['anneal_steps']}, where annealing ends, "
-        f"{_not_yet(hills['default'], hills['annealed']['anneal_steps'])} "
-        f"of {hills['default']['num_runs']} plain runs had not.\n",
+        annealing_sentence(hills),
         modes_markdown(modes) + "\n",
         f"![Mode study]({folder}/mode_study_annealing.png)\n",
         f"Command: {cmd}\n",

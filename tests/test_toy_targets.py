@@ -225,6 +225,138 @@ def test_collapses_are_counted_after_training_settles():
     assert figures.collapses(trace) == 2
 
 
+def test_variant_sentence_without_departures_or_without_our_runs():
+    entry = dict(num_runs=10, both_sides=3, kl=[0.5] * 10)
+    assert report.variant_sentence("Two hills", {"default": entry}).endswith("; no departure was run.")
+    assert "no run under our choices" in report.variant_sentence("Two hills", {"thesis_all": entry})
+
+
+def _mean_field_row(target, origin_kl, best_kl):
+    return dict(target=target, family="mean_field", kl=[origin_kl, best_kl], elbo=[-origin_kl, -best_kl])
+
+
+def test_origin_sentence_says_saddle_only_where_it_is_measured():
+    rows = [_mean_field_row("two_hills", 6.6, 0.7), _mean_field_row("banana", 0.31, 0.31)]
+    saddle = dict(mean=[0.01], symmetric=True, kl=6.6, saddle_kl=6.62)
+    text = report.origin_sentence(rows, {"two_hills": saddle})
+    assert "on 1 of 2 targets" in text and "on two_hills (6.600 against 0.700; the best Gaussian centred on the " \
+                                           "origin 6.620) it stays on the saddle" in text
+    moved = report.origin_sentence(rows, {"two_hills": dict(saddle, mean=[0.9])})
+    assert "saddle between" not in moved and "its mean ends at (0.90), away from the origin" in moved
+    lopsided = report.origin_sentence(rows, {"two_hills": dict(saddle, symmetric=False, saddle_kl=None)})
+    assert "saddle between" not in lopsided and "not point-symmetric" in lopsided
+    higher = report.origin_sentence(rows, {"two_hills": dict(saddle, saddle_kl=5.0)})
+    assert "saddle between" not in higher and "not within 0.05 nats of the best Gaussian centred there (5.000)" in higher
+    assert "where it ended was not measured" in report.origin_sentence(rows, {})
+    even = [_mean_field_row("two_hills", 0.75, 0.7)]
+    assert report.origin_sentence(even, {}) == ("The start near the origin (the study's initialisation) ends within "
+                                                 "0.1 nats of the best start on every target.")
+
+
+def _components(shares, peaks, distances):
+    return [dict(weight=0.5, share=s, correlation=0.05, true_correlation=0.0, peak=p, peak_distance=d,
+                 true_peak=0.177) for s, p, d in zip(shares, peaks, distances)]
+
+
+def test_symmetric_notes_name_every_failing_flow_and_condition():
+    cut = {f: dict(angle=0.0, accuracy=0.99, share=0.5) for f in figures.FLOWS}
+    kl = {"figure_eight": {f: 0.03 for f in toy_targets.FAMILIES}}
+    good = {f: _components((0.5, 0.5), (0.17, 0.17), (0.1, 0.1)) for f in figures.FLOWS}
+    fig23, fig24, fig25 = report.note_symmetric(kl, good, cut)
+    assert fig23.study.startswith("As in the study") and fig24.study.startswith("As in the study")
+    assert "into two halves" in fig25.study and ", as ours." in fig25.study
+    bad = dict(good, planar=_components((0.95, 0.05), (0.17, 0.10), (0.1, 0.1)),
+               radial=_components((0.5, 0.5), (0.17, 0.17), (0.1, 2.5)))
+    fig23, fig24, _ = report.note_symmetric(kl, bad, cut)
+    assert fig23.study == "Unlike the study, one mode holds less than 10 % of the draws of planar."
+    assert ("the heights differ by more than 10 % for planar and a peak lies more than 1 sd from its mean for radial"
+            in fig24.study)
+    uneven = dict(cut, radial=dict(angle=90.0, accuracy=0.99, share=0.3))
+    fig25 = report.note_symmetric(kl, good, uneven)[2]
+    assert "though not into halves for radial" in fig25.study and "ours is not for radial" in fig25.study
+    crooked = dict(cut, planar=dict(angle=0.0, accuracy=0.7, share=0.5))
+    assert "not cut by one straight line for planar" in report.note_symmetric(kl, good, crooked)[2].study
+
+
+def test_lobe_sentence_follows_the_target_and_the_flows():
+    text, shape = report.lobes_sentence(dict(exact=3.7, planar=5.8, radial=1.3))
+    assert "is highest where the ring meets the bumps" in text and shape == dict(planar="lobes", radial="flatter")
+    text, shape = report.lobes_sentence(dict(exact=0.8, planar=0.9, radial=1.3))
+    assert "is not higher where the ring meets the bumps" in text and shape == dict(planar="none_as_p", radial="extra")
+    text, shape = report.lobes_sentence(dict(exact=None, planar=0.0, radial=1.3))
+    assert "could not be measured" in text and set(shape.values()) == {"unmeasured"}
+    centre = dict(radius=2.0, exact=0.0, planar=0.0, radial=0.0)
+    quarters = {f: dict(arcs=4, purity=0.95) for f in figures.FLOWS}
+    kl = {"circle": {f: 0.1 for f in toy_targets.FAMILIES}}
+    flat = report.note_circle(kl, centre, dict(exact=3.7, planar=1.2, radial=1.3), quarters)[2]
+    assert flat.study.endswith("here planar and radial are flatter along the ring.")
+    mixed = report.note_circle(kl, centre, dict(exact=3.7, planar=1.2, radial=5.0), quarters)[2]
+    assert mixed.study.endswith("here planar is flatter along the ring.")
+    assert report.note_circle(kl, centre, dict(exact=3.7, planar=5.0, radial=4.0), quarters)[2].study.startswith("As in")
+
+
+def test_nuts_arm_z_uses_the_effective_sample_size():
+    arms = dict(threshold=6.0, exact=0.02, NUTS=0.025, NUTS_ess=100.0, NUTS_chains=2, planar=0.01, radial=0.01)
+    nuts = dict(tune=300, draws=600, chains=2, divergences=1)
+    z, effective = report.banana_z(arms, nuts)
+    assert effective == 100.0 and z == pytest.approx(0.005 / math.sqrt(0.02 * 0.98 / 100.0))
+    kl = {"banana": {f: 0.01 for f in toy_targets.FAMILIES}}
+    peaks = {f: [0.0, 0.0] for f in figures.FLOWS}
+    note = report.note_banana(kl, arms, peaks, nuts)[2]
+    assert "100 effective draws" in note.measured and "2 chains" in note.measured and "1 divergence in" in note.measured
+    assert note.study.startswith("As in the study")
+    far = dict(arms, NUTS=0.05)
+    assert "hold more mass than the exact banana (|z| ≥ 2)" in report.note_banana(kl, far, peaks, nuts)[2].study
+    # the same share against a larger effective sample: within Z_AGREE at ESS 100, beyond it at ESS 600
+    wider = dict(arms, NUTS=0.035)
+    assert report.note_banana(kl, wider, peaks, nuts)[2].study.startswith("As in the study")
+    assert report.note_banana(kl, dict(wider, NUTS_ess=600.0), peaks, nuts)[2].study.startswith("The study found")
+    undefined = report.note_banana(kl, dict(arms, NUTS_ess=None, NUTS=0.0, exact=0.0), peaks, nuts)[2]
+    assert "as if independent" in undefined.measured and "z = +0.0" in undefined.measured
+
+
+def _traces(noise, collapses):
+    return {str(s): dict(noise=n, collapses=c, elbo=0.5) for s, n, c in zip((10, 100, 500), noise, collapses)}
+
+
+def test_trace_note_judges_noise_and_collapses_apart():
+    assert "less stable: noisier, with more collapses" in report.note_traces(_traces((1.6, 0.6, 0.2), (3, 1, 0)), 2.8).study
+    noisier = report.note_traces(_traces((1.6, 0.6, 0.2), (0, 0, 0)), 2.8)
+    assert "make training noisier; the collapses, though, do not become fewer" in noisier.study
+    assert "falls of more than 0.5 nats" in noisier.measured and "last 20 % of steps" in noisier.measured
+    flat = report.note_traces(_traces((0.6, 0.6, 0.2), (3, 1, 0)), 2.8)
+    assert flat.study.startswith("Unlike the study") and "though the collapses become fewer" in flat.study
+    single = report.note_traces({"500": dict(noise=0.2, collapses=0, elbo=0.5)}, 2.8)
+    assert single.measured.startswith("Only S = 500 was traced") and not single.study
+
+
+def test_report_paragraphs_survive_missing_results():
+    assert report.annealing_sentence({}).startswith("Energy 1: no run under our choices")
+    assert "no annealed run" in report.annealing_sentence({"default": dict(num_runs=3)})
+    text = report._baseline_paragraph([], [], None, None)
+    assert "no optimum was computed" in text and "No ELBO exceeds log Z" in text
+    rows = [_mean_field_row("banana", 0.31, 0.31)]
+    assert "No quadrature optimum to compare" in report.optimum_sentence(rows, None)
+
+
+def test_settings_in_the_report_come_from_the_constants():
+    facts = dict(setting={"two_hills": (3, 5000)})
+    text = report._setting_sentence(facts, quick=False)
+    assert f"S = {toy_targets.SAMPLE_SIZE} draws" in text and f"Adam {toy_targets.LEARNING_RATE:g}" in text
+    assert "50, 90 and 99 % of its mass" in text and "K = 3 and 5000 steps" in text
+
+
+def test_measurements_guard_empty_regions():
+    assert figures.indicator_ess(np.zeros(600, bool), 2) is None
+    rng = np.random.default_rng(0)
+    ess = figures.indicator_ess(rng.random(600) < 0.2, 2)
+    assert 300 < ess < 900  # independent draws: about their number
+    z = np.zeros((10, 2))
+    assert figures.lobe_contrast(z, np.ones(10)) is None
+    assert figures.point_symmetric(vinf.targets.get("figure_eight"))
+    assert not figures.point_symmetric(vinf.targets.get("banana"))
+
+
 # ------------------------------------------------------------------ end to end
 
 
