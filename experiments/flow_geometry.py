@@ -132,6 +132,18 @@ def _vec(values, digits=3):
     return "[" + ", ".join(f"{v:.{digits}g}" for v in values) + "]"
 
 
+def site(layer):
+    """Where ``layer`` acts, as the report names it: a planar layer's line (``y = 1``), a radial layer's point."""
+    if isinstance(layer, RadialLayer):
+        return _vec(layer.z0)
+    (w1, w2), b = layer.w, layer.b
+    if w1 == 0:
+        return f"y = {-b / w2:g}"
+    if w2 == 0:
+        return f"x = {-b / w1:g}"
+    return f"{w1:g}x + {w2:g}y + {b:g} = 0"
+
+
 def flow(layers):
     """``f_K o ... o f_1`` of the layers in the order given (eq. 59)."""
     tfb, _ = _tfp()
@@ -146,13 +158,14 @@ RADIAL_EXPANSION = RadialLayer(z0=(1.0, 1.0), alpha=1.0, beta_hat=2.0)  # away f
 RADIAL_CONTRACTION = RadialLayer(z0=(1.0, 1.0), alpha=1.0, beta_hat=-0.7)  # towards [1, 1]
 
 RADIAL_TO_075 = RadialLayer(z0=(0.75, 0.75), alpha=1.0, beta_hat=-0.6)
+RADIAL_FROM_085 = RadialLayer(z0=(0.85, 0.85), alpha=0.5, beta_hat=1.0)
 FIG13_EXPANSIONS = 3
 FLOWS = {
     "fig11": (),
     "fig12": (PLANAR_CONTRACTION,),
     "fig13": (PLANAR_CONTRACTION,) + (PLANAR_EXPANSION,) * FIG13_EXPANSIONS,
     "fig15": (RADIAL_TO_075,),
-    "fig16": (RADIAL_TO_075, RadialLayer(z0=(0.85, 0.85), alpha=0.5, beta_hat=1.0)),
+    "fig16": (RADIAL_TO_075, RADIAL_FROM_085),
 }
 FIG9_LAYERS = (
     PlanarLayer(w=(0.0, 1.5), b=0.0, u_hat=(0.9, 0.0)),  # a shear (w^T u_hat = 0)
@@ -161,32 +174,41 @@ FIG9_LAYERS = (
     RadialLayer(z0=(-0.9, 0.9), alpha=0.3, beta_hat=0.7),
 )
 DET_PANELS = {  # Figures 10 and 14: (panel title, layer), left then right
-    "fig10": (("expansion away from the line x = 1", PLANAR_EXPANSION),
-              ("contraction towards the line y = 1", PLANAR_CONTRACTION)),
-    "fig14": (("radial expansion away from [1, 1]", RADIAL_EXPANSION),
-              ("radial contraction towards [1, 1]", RADIAL_CONTRACTION)),
+    "fig10": ((f"expansion away from the line {site(PLANAR_EXPANSION)}", PLANAR_EXPANSION),
+              (f"contraction towards the line {site(PLANAR_CONTRACTION)}", PLANAR_CONTRACTION)),
+    "fig14": ((f"radial expansion away from {site(RADIAL_EXPANSION)}", RADIAL_EXPANSION),
+              (f"radial contraction towards {site(RADIAL_CONTRACTION)}", RADIAL_CONTRACTION)),
 }
 FIGURES = {  # thesis figure -> (title, file)
     "fig8": ("the exponential flow z' = exp(z) on a standard Gaussian", "fig8_exponential_flow.png"),
     "fig9": ("a planar-radial-planar-radial flow warping a mesh", "fig9_warped_mesh.png"),
     "fig10": ("|det ∂f/∂z|⁻¹ of a planar layer", "fig10_planar_det_jacobian.png"),
     "fig11": ("the standard unit Gaussian $q_0$", "fig11_unit_gaussian.png"),
-    "fig12": ("$q_0$ after a planar contraction towards the line y = 1", "fig12_planar_contraction.png"),
-    "fig13": (f"$q_0$ after the contraction towards y = 1 and {FIG13_EXPANSIONS} planar expansions away from x = 1",
-              "fig13_planar_contraction_expansions.png"),
+    "fig12": (f"$q_0$ after a planar contraction towards the line {site(PLANAR_CONTRACTION)}",
+              "fig12_planar_contraction.png"),
+    "fig13": (f"$q_0$ after the contraction towards {site(PLANAR_CONTRACTION)} and {FIG13_EXPANSIONS} planar "
+              f"expansions away from {site(PLANAR_EXPANSION)}", "fig13_planar_contraction_expansions.png"),
     "fig14": ("|det ∂f/∂z|⁻¹ of a radial layer", "fig14_radial_det_jacobian.png"),
-    "fig15": ("$q_0$ after a radial contraction towards [0.75, 0.75]", "fig15_radial_contraction.png"),
-    "fig16": ("$q_0$ contracted towards [0.75, 0.75], then expanded away from [0.85, 0.85]",
+    "fig15": (f"$q_0$ after a radial contraction towards {site(RADIAL_TO_075)}", "fig15_radial_contraction.png"),
+    "fig16": (f"$q_0$ contracted towards {site(RADIAL_TO_075)}, then expanded away from {site(RADIAL_FROM_085)}",
               "fig16_radial_contraction_expansion.png"),
 }
-EXP_SAMPLES = 13  # evenly spaced points of [-3, 3] in Figure 8
+EXP_SAMPLES = 13  # evenly spaced points of [-EXP_RANGE, EXP_RANGE] in Figure 8
+EXP_RANGE = 3.0
 DENSITY_WINDOW = 4.5  # planar z_0 grid and radial z_K grid: [-4.5, 4.5]^2
 DET_WINDOW = (-1.5, 3.5)  # Figures 10 and 14: centred on x = 1, y = 1, [1, 1]
 PLOT_WINDOW = ((-3.0, 3.0), (-3.0, 3.0))  # what Figures 11-12 and 15 show: (x range, y range)
 # Figure 13 reaches right to show the lobe that the expansions push beyond x = 1, on a square-root colour
-# scale that shows its low density beside the ridge; Figure 16 zooms on the crater around [0.85, 0.85].
+# scale that shows its low density beside the ridge; Figure 16 zooms on the crater of its expansion.
 WINDOWS = {"fig13": ((-3.0, 4.5), (-3.0, 3.0)), "fig16": ((-1.5, 2.5), (-1.5, 2.5))}
-BEFORE = {"fig16": "fig15"}  # drawn as lines over a figure's contours: the density before its last layer
+# drawn as lines over a figure's contours, and beside it in profile along the line of slope 1 through the last
+# layer's point: the density before that layer
+BEFORE = {"fig16": "fig15"}
+PROFILE_POINTS = 801  # points along Figure 16's profile
+AT_SITE = 1.5  # grid spacings: a mode or extreme this close to where a layer acts lies "at" it
+VALLEY_DISTANCE = 0.5  # Figure 13's valley lies "across" the expansions' line within this distance of it
+VALLEY_DEPTH = 0.8  # and is a valley when no higher than this share of the smaller lobe's peak
+CRATER = 0.5  # Figure 16: the expansion hollows a crater when the density at its point falls below this share
 COLOUR_GAMMA = {"fig13": 0.5}  # matplotlib PowerNorm's gamma where a linear scale hides what the text describes
 FIG8_XLIM = (-3.5, 8.0)
 INVERSE_DET_TICKS = (1 / 20, 1 / 10, 1 / 5, 1 / 3, 1 / 2, 1, 2, 3, 5, 10, 20)
@@ -216,8 +238,8 @@ def exponential_flow(num_samples=EXP_SAMPLES, num=600):
     tfb, tfd = _tfp()
     normal = tfd.Normal(np.float64(0.0), np.float64(1.0))
     log_normal = tfd.TransformedDistribution(normal, tfb.Exp())
-    z = np.linspace(-3.0, 3.0, num_samples)
-    z_grid = np.linspace(-3.5, 3.5, num)
+    z = np.linspace(-EXP_RANGE, EXP_RANGE, num_samples)
+    z_grid = np.linspace(-EXP_RANGE - 0.5, EXP_RANGE + 0.5, num)
     z_prime_grid = np.linspace(1e-3, 8.0, num)
     return dict(
         z=z, z_prime=tfb.Exp().forward(z).numpy(),
@@ -267,6 +289,15 @@ def inverse_density(layers, num, half_width=DENSITY_WINDOW):
 
 DENSITY = {"fig11": pushforward_density, "fig12": pushforward_density, "fig13": pushforward_density,
            "fig15": inverse_density, "fig16": inverse_density}
+
+
+def line_density(layers, through, low, high, num=PROFILE_POINTS):
+    """``(x, q_K)`` of a radial flow along the line of slope 1 through the point ``through``, ``x`` from ``low``
+    to ``high`` (via the analytic inverse, as ``inverse_density``)."""
+    _, tfd = _tfp()
+    x = np.linspace(low, high, num)
+    points = np.stack([x, x + through[1] - through[0]], axis=-1)
+    return x, tfd.TransformedDistribution(base_distribution(), flow(layers)).prob(points).numpy()
 
 
 def density_data(fid, num):
@@ -329,10 +360,11 @@ def fig8_exponential(run):
     for z, z_prime in zip(data["z"], data["z_prime"]):
         ax.plot([z, z_prime], rows, color="0.75", lw=0.8, zorder=1)
     ax.scatter(data["z"], np.full_like(data["z"], rows[0]), marker="x", color=PALETTE["target"], zorder=3,
-               label=f"z: {EXP_SAMPLES} points evenly spaced in [−3, 3]")
+               label=f"z: {EXP_SAMPLES} points evenly spaced in [−{EXP_RANGE:g}, {EXP_RANGE:g}]")
     beyond = beyond_plot(data["z_prime"])
     ax.scatter(data["z_prime"], np.full_like(data["z"], rows[1]), marker="x", color=PALETTE["mcmc"], zorder=3,
-               label=f"z' = exp(z) ({beyond} beyond the plot's right edge, the last at e³ ≈ {data['z_prime'][-1]:.0f})")
+               label=f"z' = exp(z) ({beyond} beyond the plot's right edge, the last at e^{EXP_RANGE:g} ≈ "
+                     f"{data['z_prime'][-1]:.0f})")
     ax.set(xlim=FIG8_XLIM, ylim=(-0.17, 0.72), xlabel="z, z'", ylabel="density")
     ax.legend(fontsize=8.5, loc="upper right")
     save(run, fig, "fig8")
@@ -391,9 +423,12 @@ def window_triangulation(X, Y, window=PLOT_WINDOW):
     return tri.Triangulation(x, y, triangles, mask=~inside[triangles].all(axis=1))
 
 
+RADIAL_MARKERS = {True: ("o", "○ contraction"), False: ("s", "□ expansion")}  # by beta_hat < 0
+
+
 def _guides(ax, layers, window):
-    """Where each layer acts: a planar layer's line ``w^T z + b = 0`` (dashed), a radial layer's point
-    (× a contraction, + an expansion)."""
+    """Where each layer acts: a planar layer's line ``w^T z + b = 0`` (dashed), a radial layer's point (small
+    hollow markers, ``RADIAL_MARKERS``, that leave what lies under them visible). Returns the markers' key."""
     for layer in layers:
         if isinstance(layer, PlanarLayer):
             (w1, w2), b = layer.w, layer.b
@@ -404,20 +439,23 @@ def _guides(ax, layers, window):
                 ys = np.array(window[1])
                 ax.plot(-(b + w2 * ys) / w1, ys, color="white", ls="--", lw=0.9)
         else:
-            ax.plot(*layer.z0, "x" if layer.beta_hat < 0 else "+", color="white", ms=9, mew=1.5)
+            ax.plot(*layer.z0, RADIAL_MARKERS[layer.beta_hat < 0][0], color="white", ms=5, mfc="none", mew=1.0)
+    kinds = dict.fromkeys(RADIAL_MARKERS[layer.beta_hat < 0][1] for layer in layers if isinstance(layer, RadialLayer))
+    return ", ".join(kinds)
 
 
 def density_figure(run, scale, fid):
-    """Figures 11-13, 15-16: ``q_K`` as a surface (left) and a contour plot (right), as the thesis drew them,
-    with where each layer acts marked on the contours (``_guides``) and, for Figure 16, Figure 15's density
-    as lines: the peak that the expansion hollows.
+    """Figures 11-13, 15-16: ``q_K`` as a surface (left) and a contour plot (middle), as the thesis drew them,
+    with where each layer acts marked on the contours (``_guides``); for Figure 16 also Figure 15's density, as
+    lines over the contours and in profile beside them (right): the peak that the expansion hollows.
 
     Returns the figure's ``summary`` of its density."""
     X, Y, q = density_data(fid, scale.grid)
     window = WINDOWS.get(fid, PLOT_WINDOW)
     norm = colors.PowerNorm(COLOUR_GAMMA[fid], vmin=0.0) if fid in COLOUR_GAMMA else None
-    fig = plt.figure(figsize=(12.5, 5.4))
-    surface = fig.add_subplot(1, 2, 1, projection="3d")
+    panels = 3 if fid in BEFORE else 2
+    fig = plt.figure(figsize=(6.25 * panels, 5.4))
+    surface = fig.add_subplot(1, panels, 1, projection="3d")
     triangulation = window_triangulation(X, Y, window)
     surface.plot_trisurf(triangulation, q.ravel(), cmap="viridis", linewidth=0, antialiased=False)
     surface.set(xlabel="x", ylabel="y", xlim=window[0], ylim=window[1])
@@ -426,22 +464,43 @@ def density_figure(run, scale, fid):
     surface.set_title("$q_K(z)$ as a surface")
     surface.zaxis.set_major_locator(ticker.MaxNLocator(4))
     surface.view_init(elev=30, azim=-35)
-    contour = fig.add_subplot(1, 2, 2)
+    contour = fig.add_subplot(1, panels, 2)
     filled = contour.tricontourf(triangulation, q.ravel(), levels=20, cmap="viridis", norm=norm)
-    _guides(contour, FLOWS[fid], window)
+    key = _guides(contour, FLOWS[fid], window)
     scale_note = f" (colour ∝ q^{COLOUR_GAMMA[fid]:g})" if fid in COLOUR_GAMMA else ""
     if fid in BEFORE:
         Xb, Yb, qb = density_data(BEFORE[fid], scale.grid)
         contour.contour(Xb, Yb, qb, levels=6, colors="white", linewidths=0.6, alpha=0.6)
-        scale_note += f"; white lines: Fig. {BEFORE[fid][3:]}, before"
+        scale_note += f"; lines: Fig. {BEFORE[fid][3:]}"
     contour.set(aspect="equal", xlabel="x", ylabel="y", xlim=window[0], ylim=window[1],
-                title="$q_K(z)$, filled contours" + scale_note)
+                title="$q_K(z)$, filled contours" + scale_note + (f"\n{key}" if key else ""))
     contour.grid(False)
     fig.colorbar(filled, ax=contour, label="$q_K(z)$")
+    if fid in BEFORE:
+        profile_panel(fig.add_subplot(1, panels, 3), fid, window)
     _parameter_caption(fig, FLOWS[fid], _layer_prefixes(FLOWS[fid]))
-    fig.subplots_adjust(wspace=0.25)
+    fig.subplots_adjust(wspace=0.3)
     save(run, fig, fid)
     return summary(X, Y, q)
+
+
+def profile_panel(ax, fid, window):
+    """Figure ``fid``'s density and the one before its last layer along the line of slope 1 through that
+    layer's point, with the points of its radial layers marked: the hollow the last layer opens."""
+    layers, before = FLOWS[fid], FLOWS[BEFORE[fid]]
+    through = layers[-1].z0
+    x, after = line_density(layers, through, *window[0])
+    _, previous = line_density(before, through, *window[0])
+    ax.plot(x, previous, color="0.45", ls="--", lw=1.5, label=f"Fig. {BEFORE[fid][3:]}, before")
+    ax.plot(x, after, color="#1a5276", lw=1.8, label=f"Fig. {fid[3:]}")
+    for layer in layers:
+        if isinstance(layer, RadialLayer):
+            ax.axvline(layer.z0[0], color="0.5", lw=0.9, ls=":" if layer.beta_hat < 0 else "-",
+                       label=f"{'contraction towards' if layer.beta_hat < 0 else 'expansion away from'} {site(layer)}")
+    offset = through[1] - through[0]
+    line = "y = x" if offset == 0 else f"y = x {'+' if offset > 0 else '−'} {abs(offset):g}"
+    ax.set(xlim=window[0], ylim=(0, None), xlabel="x", ylabel="$q_K$", title=f"in profile along {line}")
+    ax.legend(fontsize=8, loc="upper left")
 
 
 # ------------------------------------------------------------------ report
@@ -450,7 +509,7 @@ def density_figure(run, scale, fid):
 def parameters():
     """Every fixed layer of every figure, as the report and ``results.json`` state them."""
     return {
-        "fig8": f"exp on N(0, 1); {EXP_SAMPLES} points evenly spaced in [−3, 3]",
+        "fig8": f"exp on N(0, 1); {EXP_SAMPLES} points evenly spaced in [−{EXP_RANGE:g}, {EXP_RANGE:g}]",
         "fig9": [layer.describe() for layer in FIG9_LAYERS],
         **{fid: [f"{side}: {layer.describe()}" for side, (_, layer) in zip(("left", "right"), panels)]
            for fid, panels in DET_PANELS.items()},
@@ -528,11 +587,15 @@ def measure(scale):
         target = FLOWS[fid][-1] if FLOWS[fid] else None
         out[fid] = dict(mode=mode.tolist(), max=float(q.max()), spacing=spacing,
                         distance=float(np.linalg.norm(mode) if target is None else _acts_at(target, mode[None])[0]))
-    out["fig13"] = valley(*x_marginal(*data["fig13"]))
+    line = -PLANAR_EXPANSION.b / PLANAR_EXPANSION.w[0]  # the expansions' line x = line
+    X, Y, q13 = data["fig13"]
+    mode = _mode(X, Y, q13)
+    out["fig13"] = dict(valley(*x_marginal(X, Y, q13), line=line), line=line, mode=mode.tolist(), spacing=spacing,
+                        ridge_distance=float(_acts_at(PLANAR_CONTRACTION, mode[None])[0]))
     X, Y, q16 = data["fig16"]
-    crater = np.unravel_index(np.argmin((X - 0.85) ** 2 + (Y - 0.85) ** 2), X.shape)
-    out["fig16"] = dict(before=float(data["fig15"][2][crater]), after=float(q16[crater]),
-                        mode=_mode(X, Y, q16).tolist())
+    point = RADIAL_FROM_085.z0
+    (before,), (after,) = (line_density(FLOWS[fid], point, point[0], point[0], num=1)[1] for fid in ("fig15", "fig16"))
+    out["fig16"] = dict(before=float(before), after=float(after), mode=_mode(X, Y, q16).tolist(), spacing=spacing)
     return out
 
 
@@ -546,8 +609,9 @@ def _planar_effect(layer):
 
 def note_fig8(m):
     return Note(
-        f"The {m['points']} evenly spaced points of [−3, 3] land on (0, e³]: {m['beyond']} of their images lie "
-        f"beyond the plot's right edge (the last at e³ ≈ {m['last']:.1f}). The log-normal peaks at z' = "
+        f"The {m['points']} evenly spaced points of [−{EXP_RANGE:g}, {EXP_RANGE:g}] land on (0, e^{EXP_RANGE:g}]: "
+        f"{m['beyond']} of their images lie beyond the plot's right edge (the last at e^{EXP_RANGE:g} ≈ "
+        f"{m['last']:.1f}). The log-normal peaks at z' = "
         f"{m['mode']:.2f} and thins out to the right; the plotted density is TFP's "
         "`TransformedDistribution(Normal(0, 1), Exp())`, within a relative "
         f"{m['lognormal_error']:.1e} of scipy's log-normal pdf.",
@@ -568,14 +632,16 @@ def note_det(fid, panels):
     parts, agree = [], True
     for side, p in zip(("Left", "right"), panels):
         kind = "expansion" if p["value"] < 1 else "contraction"
-        at_site = p["distance"] <= 1.5 * p["spacing"]
+        at_site = p["distance"] <= AT_SITE * p["spacing"]
         one_side = p["highest"] <= 1 + 1e-9 if kind == "expansion" else p["lowest"] >= 1 - 1e-9
         fades = abs(math.log(p["far"])) < 0.5 * abs(math.log(p["value"]))
         agree &= kind in p["label"] and at_site and one_side and fades
+        if kind == "expansion":
+            stays = "stays below 1 everywhere" if one_side else f"goes above 1 somewhere (max {p['highest']:.3f})"
+        else:
+            stays = "stays above 1 everywhere" if one_side else f"goes below 1 somewhere (min {p['lowest']:.3f})"
         parts.append(f"{side} ({p['label']}): |det|⁻¹ reaches {p['value']:.3f} ({kind}) {p['distance']:.3f} from "
-                     f"where the layer acts, stays {'below' if kind == 'expansion' else 'above'} 1 "
-                     + ("everywhere" if one_side else "not everywhere")
-                     + f", and is {p['far']:.3f} at the window's point farthest from there")
+                     f"where the layer acts, {stays}, and is {p['far']:.3f} at the window's point farthest from there")
     names = "u, û, eq. 64" if fid == "fig10" else "β, β̂, eq. 75"
     raw, corrected, eq = names.split(", ")
     return Note("; ".join(parts) + f". The thesis set {raw} directly; here the raw {raw} is the one that {eq} maps "
@@ -587,50 +653,85 @@ def note_det(fid, panels):
 
 def note_fig11(m):
     peak = 1 / (2 * math.pi)
-    ok = m["distance"] <= 1.5 * m["spacing"] and abs(m["max"] - peak) < 0.01 * peak
+    ok = m["distance"] <= AT_SITE * m["spacing"] and abs(m["max"] - peak) < 0.01 * peak
     return Note(f"The unit Gaussian (drawn by the same push-forward code with zero layers): maximum {m['max']:.4f} "
                 f"(1/2π = {peak:.4f}) at {m['distance']:.3f} from the origin.",
                 "As in the thesis." if ok else "Not the unit Gaussian: a bug.")
 
 
-def note_fig12(m):
+def note_fig12(m, layer=PLANAR_CONTRACTION):
     peak = 1 / (2 * math.pi)
-    ridge = m["distance"] <= 1.5 * m["spacing"] and m["max"] > peak
+    line = site(layer)
+    ridge = m["distance"] <= AT_SITE * m["spacing"] and m["max"] > peak
     return Note(f"The mode moves to [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], {m['distance']:.3f} from the line "
-                f"y = 1, where the density reaches {m['max']:.3f} ({m['max'] / peak:.2f} times q₀'s peak).",
-                "Agrees with the caption: the band around y = 1 is squeezed onto the line, raising a ridge along it."
-                if ridge else "Does not agree with the caption: no ridge forms on y = 1.")
+                f"{line}, where the density reaches {m['max']:.3f} ({m['max'] / peak:.2f} times q₀'s peak).",
+                f"Agrees with the caption: the band around {line} is squeezed onto the line, raising a ridge along it."
+                if ridge else f"Does not agree with the caption: no ridge forms on {line}.")
 
 
-def note_fig13(m):
-    dip = abs(m["valley"] - 1.0) < 0.5 and m["valley_height"] < 0.8 * min(m["left_height"], m["right_height"])
-    smaller = min(m["left_height"], m["right_height"])
-    return Note(f"Integrated over y, the density has a lobe left of x = 1, peaking at x = {m['left_peak']:.2f} and "
+def note_fig13(m, ridge_layer=PLANAR_CONTRACTION):
+    """Figure 13: the two lobes of the density integrated over y either side of the expansions' line, the
+    valley between them, and whether the contraction's ridge remains (the mode on its line)."""
+    line, ridge_line = f"x = {m['line']:g}", site(ridge_layer)
+    heights = {"left": m["left_height"], "right": m["right_height"]}
+    lower = min(heights, key=heights.get)
+    smaller = heights[lower]
+    depth = m["valley_height"] / smaller if smaller > 0 else None
+    dip = abs(m["valley"] - m["line"]) < VALLEY_DISTANCE and depth is not None and depth < VALLEY_DEPTH
+    ridge = m["ridge_distance"] <= AT_SITE * m["spacing"]
+    measured = (f"Integrated over y, the density has a lobe left of {line}, peaking at x = {m['left_peak']:.2f} and "
                 f"holding {percent(m['left_mass'])} of the mass, and one right of it, peaking at x = "
                 f"{m['right_peak']:.2f} and holding {percent(m['right_mass'])}; its lowest point between them is at "
-                f"x = {m['valley']:.2f}, {percent(m['valley_height'] / smaller, 0)} of the smaller lobe's height. The "
-                "colour scale is a square root, so the small lobe shows beside the ridge.",
-                "Agrees with the caption: the ridge along y = 1 remains and the expansions open a valley across "
-                "x = 1." if dip else "Does not agree with the caption: no valley opens across x = 1.")
+                f"x = {m['valley']:.2f}, " + (f"{percent(depth, 0)} of the smaller ({lower}) lobe's height"
+                                              if depth is not None else "the smaller lobe having no height")
+                + f". The mode is at [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], {m['ridge_distance']:.3f} from the line "
+                f"{ridge_line}. The colour scale is a square root, so the lower {lower} lobe shows beside the ridge.")
+    if ridge and dip:
+        study = (f"Agrees with the caption: the ridge along {ridge_line} remains and the expansions open a valley "
+                 f"across {line}.")
+    elif ridge:
+        study = f"Does not agree with the caption in full: the ridge along {ridge_line} remains, but no valley opens across {line}."
+    elif dip:
+        study = (f"Does not agree with the caption in full: a valley opens across {line}, but the mode leaves the "
+                 f"ridge along {ridge_line}.")
+    else:
+        study = f"Does not agree with the caption: no ridge along {ridge_line} and no valley across {line}."
+    return Note(measured, study)
 
 
-def note_fig15(m):
-    ok = m["distance"] <= 1.5 * m["spacing"]
+def note_fig15(m, layer=RADIAL_TO_075):
+    ok = m["distance"] <= AT_SITE * m["spacing"]
+    point = site(layer)
     return Note(f"The density now peaks at [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], {m['distance']:.3f} from "
-                f"[0.75, 0.75], reaching {m['max']:.3f} (a cusp: the radial map's Jacobian is not smooth at its "
+                f"{point}, reaching {m['max']:.3f} (a cusp: the radial map's Jacobian is not smooth at its "
                 "reference point).",
-                "Agrees with the caption: the Gaussian is drawn towards [0.75, 0.75]." if ok else
-                "Does not agree with the caption: the peak is not at [0.75, 0.75].")
+                f"Agrees with the caption: the Gaussian is drawn towards {point}." if ok else
+                f"Does not agree with the caption: the peak is not at {point}.")
 
 
-def note_fig16(m):
-    ratio = m["after"] / m["before"]
-    quadrant = ("lower left" if max(m["mode"]) < 0 else "upper right" if min(m["mode"]) > 0 else "side")
-    return Note(f"At [0.85, 0.85] the density falls from {m['before']:.3f} (Figure 15) to {m['after']:.3f} "
-                f"({percent(ratio, 0)}); the mode moves to [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], on the {quadrant} "
-                "of the origin. The window is zoomed on the crater.",
-                "Agrees with the caption: the expansion hollows a crater around [0.85, 0.85]." if ratio < 0.5 else
-                "Does not agree with the caption: no crater opens around [0.85, 0.85].")
+def quadrant(point, tolerance):
+    """Where ``point`` lies around the origin: a quadrant by the signs of its coordinates, or on an axis when
+    one is within ``tolerance`` of 0."""
+    x, y = point
+    if abs(x) <= tolerance or abs(y) <= tolerance:
+        return "on an axis through the origin"
+    return f"in the {'upper' if y > 0 else 'lower'} {'right' if x > 0 else 'left'} quadrant"
+
+
+def note_fig16(m, layer=RADIAL_FROM_085):
+    point = site(layer)
+    before, after = m["before"], m["after"]
+    ratio = after / before if before > 0 else None
+    change = "falls" if after < before else "rises" if after > before else "stays"
+    share = f" ({percent(ratio, 0)} of it)" if ratio is not None else ""
+    moved = (f"{change} from {before:.3f} (Figure 15) to {after:.3f}{share}" if change != "stays" else
+             f"stays at {after:.3f}, as in Figure 15")
+    crater = ratio is not None and ratio < CRATER
+    return Note(f"At {point} the density {moved}; the mode moves to [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], "
+                f"{quadrant(m['mode'], m['spacing'] / 2)}. The window is zoomed on the crater; the right panel "
+                "follows both densities along the line through it.",
+                f"Agrees with the caption: the expansion hollows a crater around {point}." if crater else
+                f"Does not agree with the caption: no crater opens around {point}.")
 
 
 def notes(m):

@@ -186,3 +186,59 @@ def test_a_wrong_kind_of_layer_flips_the_det_sentence(measured):
     assert fg.note_det("fig10", panels).study.startswith("Agrees")
     panels[0]["value"] = 1.0 / panels[0]["value"]  # the expansion panel now shows a contraction
     assert fg.note_det("fig10", panels).study.startswith("Does not agree")
+
+
+def test_the_fig16_sentence_follows_the_sign_of_the_change(measured):
+    m = dict(measured["fig16"])
+    assert "density falls from" in fg.note_fig16(m).measured
+    m["after"] = 2 * m["before"]
+    note = fg.note_fig16(m)
+    assert "density rises from" in note.measured and note.study.startswith("Does not agree")
+    m["after"] = m["before"]
+    assert "stays at" in fg.note_fig16(m).measured
+    m["before"] = 0.0  # no share of nothing
+    assert fg.note_fig16(m).study.startswith("Does not agree")
+
+
+@pytest.mark.parametrize("point, where", [((-0.3, -0.3), "in the lower left quadrant"),
+                                          ((0.3, -0.3), "in the lower right quadrant"),
+                                          ((-0.3, 0.3), "in the upper left quadrant"),
+                                          ((0.3, 0.3), "in the upper right quadrant"),
+                                          ((0.01, -0.3), "on an axis through the origin")])
+def test_quadrant_is_named_from_the_signs(point, where):
+    assert fg.quadrant(point, 0.05) == where
+
+
+def test_the_fig13_sentence_checks_the_ridge_and_names_the_lower_lobe(measured):
+    m = dict(measured["fig13"])
+    note = fg.note_fig13(m)
+    assert note.study.startswith("Agrees") and f"the ridge along {fg.site(fg.PLANAR_CONTRACTION)} remains" in note.study
+    lower = "right" if m["right_height"] < m["left_height"] else "left"
+    assert f"the lower {lower} lobe" in note.measured
+    off = dict(m, ridge_distance=10 * m["spacing"])  # the mode leaves the line y = 1
+    assert "the mode leaves the ridge" in fg.note_fig13(off).study
+    flat = dict(m, left_height=m["right_height"], right_height=m["left_height"])
+    assert f"the lower {'left' if lower == 'right' else 'right'} lobe" in fg.note_fig13(flat).measured
+    empty = dict(m, right_height=0.0)
+    assert "the smaller lobe having no height" in fg.note_fig13(empty).measured
+
+
+def test_sites_and_titles_come_from_the_layers():
+    assert fg.site(fg.PLANAR_CONTRACTION) == "y = 1" and fg.site(fg.PLANAR_EXPANSION) == "x = 1"
+    assert fg.site(fg.RADIAL_FROM_085) == "[0.85, 0.85]"
+    assert fg.FIGURES["fig16"][0].endswith(f"expanded away from {fg.site(fg.FLOWS['fig16'][-1])}")
+
+
+def test_the_det_sentence_says_where_a_panel_crosses_1(measured):
+    panels = [dict(p) for p in measured["fig10"]]
+    panels[0]["highest"] = 1.2  # the expansion panel goes above 1 somewhere
+    text = fg.note_det("fig10", panels)
+    assert "goes above 1 somewhere (max 1.200)" in text.measured and text.study.startswith("Does not agree")
+
+
+def test_the_fig16_profile_shows_the_hollow():
+    point = fg.RADIAL_FROM_085.z0
+    x, after = fg.line_density(fg.FLOWS["fig16"], point, -1.5, 2.5)
+    _, before = fg.line_density(fg.FLOWS["fig15"], point, -1.5, 2.5)
+    at = np.argmin(np.abs(x - point[0]))
+    assert after[at] < fg.CRATER * before[at]
