@@ -56,7 +56,7 @@ def beyond(quantity, threshold, where, side):
         if row is None:
             return MISSING, "row not run"
         mean, se = _mean_se(row, quantity)
-        z = (mean - threshold) / se if se > 0 else math.copysign(math.inf, mean - threshold)
+        z = (mean - threshold) / se if se > 0 else (0.0 if mean == threshold else math.copysign(math.inf, mean - threshold))
         return _decide(z, want_positive=side > 0), f"{_describe(row, quantity)} (z to {threshold:g}: {z:+.1f})"
 
     return test
@@ -132,6 +132,8 @@ def claims(deep, depths):
 def overall(on_thesis, on_true):
     if on_thesis == on_true:
         return on_thesis
+    if MISSING in (on_thesis, on_true):
+        return f"{on_thesis} on the study's target, {on_true} on the true model"
     if on_thesis == HOLDS:
         return "holds only on the study's target"
     if on_true == HOLDS:

@@ -43,11 +43,14 @@ def agreement_counts(rows):
 def agreement_text(rows):
     c = agreement_counts(rows)
     n = c["rows"]
+    if n == 0:
+        return f"{agreement.RULE}\n\nNo row of ours has a thesis value to compare with.\n"
     if c["khat_arviz"] == c["khat"]:
         change = "judged on ArviZ's k̂ instead, the count is the same"
     else:
-        change = (f"judged on ArviZ's k̂ instead, {c['khat_arviz']} of {n} would "
-                  f"({'more' if c['khat_arviz'] > c['khat'] else 'fewer'})")
+        diff = abs(c["khat_arviz"] - c["khat"])
+        change = (f"judged on ArviZ's k̂ instead, {c['khat_arviz']} of {n} would agree, {diff} "
+                  f"{'more' if c['khat_arviz'] > c['khat'] else 'fewer'} than on the study's estimator")
     return (f"{agreement.RULE}\n\nOn the study's target, {c['elbo']} of {n} reported rows agree with the thesis's "
             f"ELBO and {c['khat']} of {n} with its k̂; {change}.\n")
 
@@ -55,6 +58,8 @@ def agreement_text(rows):
 def estimator_text(rows):
     """What ArviZ's k-hat changes against the study's 2015 estimator, over every row (same draws)."""
     rows = _default(rows)
+    if not rows:
+        return ""
     diff = np.array([r["khat_mean"] - r["khat_thesis_mean"] for r in rows])
     higher = int(np.sum(diff > 0))
     if higher == len(rows):
@@ -81,8 +86,7 @@ def differences_text(rows):
         gaps = [r["log_evidence"] - r["thesis"]["elbo_mean"] for r in elbo]
         ours = [r["log_evidence"] - r["elbo_mean"] for r in elbo]
         text += (f"Of the {_plural(len(elbo), 'row')} whose ELBO differs, ours is the higher in {len(higher)}: the "
-                 f"study's ELBOs there lie {min(gaps):.2f} to {max(gaps):.2f} nats below its target's log Z, ours "
-                 f"{min(ours):.2f} to {max(ours):.2f}. ")
+                 f"study's ELBOs there lie {_span(gaps)} its target's log Z, ours {_span(ours)}. ")
         if higher and all(r["elbo_mean"] <= r["log_evidence"] for r in higher):
             text += ("A higher ELBO that stays under log Z, with the same family, K, steps, S and learning rate, "
                      "is a tighter fit, not an error. ")
@@ -90,9 +94,34 @@ def differences_text(rows):
         higher = [r for r in khat if r["khat_thesis_mean"] > r["thesis"]["khat_mean"]]
         text += (f"Of the {_plural(len(khat), 'row')} whose k̂ differs, ours is the higher in {len(higher)}: "
                  + "; ".join(f"{r['key']} {r['khat_thesis_mean']:.2f} against {r['thesis']['khat_mean']:.2f} "
-                             f"(z = {agreement.format_z(agreement.z_thesis(r, 'khat'))})" for r in khat)
-                 + ". `python -m experiments.ablations` switches each of our departures off for these rows. ")
+                             f"(z = {agreement.format_z(agreement.z_thesis(r, 'khat'))})" for r in khat) + ". ")
+    differing = {r["key"] for r in elbo + khat}
+    ablated = differing & ablated_keys()
+    if ablated:
+        text += (f"`python -m experiments.ablations` switches each of our departures off for "
+                 f"{'all of these rows' if ablated == differing else ', '.join(sorted(ablated))}"
+                 + ("" if ablated == differing else f"; not for {', '.join(sorted(differing - ablated))}") + ". ")
+    elif differing:
+        text += "None of these rows is among those `python -m experiments.ablations` reruns. "
     return text.strip() + "\n"
+
+
+def ablated_keys():
+    """The keys of the default rows that ``python -m experiments.ablations`` reruns under the study's choices."""
+    from experiments import ablations
+    from experiments.eight_schools import FULL
+
+    return {s.key.removesuffix(f"-{s.variant}") for s in ablations.ablated_specs(FULL)}
+
+
+def _span(gaps):
+    """Gaps to log Z as a phrase: "0.12 nats below", "from 0.12 to 0.80 nats below", or mixed signs."""
+    low, high = min(gaps), max(gaps)
+    if low >= 0:
+        return f"{low:.2f} nats below" if high - low < 0.005 else f"{low:.2f} to {high:.2f} nats below"
+    if high < 0:
+        return f"{-high:.2f} nats above" if high - low < 0.005 else f"{-high:.2f} to {-low:.2f} nats above"
+    return f"from {-low:.2f} nats above to {high:.2f} nats below"
 
 
 def table_differences(rows, table):
@@ -129,6 +158,23 @@ def nuts_table(diagnostics):
     return "\n".join(lines)
 
 
+def nuts_sentence(diagnostics):
+    """How the NUTS reference was run, and whether divergences remain, from its diagnostics."""
+    import inspect
+
+    accepts = inspect.signature(vinf.mcmc.eight_schools_reference).parameters["target_accepts"].default
+    divergent = {j: d["divergences"] for j, d in sorted(diagnostics.items(), reverse=True) if d["divergences"]}
+    unconverged = [j for j, d in sorted(diagnostics.items(), reverse=True) if not d["converged"]]
+    text = ("NUTS runs on the non-centered true model (the same posterior in (θ, μ, τ) as the centered one, without "
+            f"its funnel), with target_accept tried at {', '.join(f'{a:g}' for a in accepts)} in turn until no "
+            "divergence remains, keeping the attempt with the fewest: ")
+    text += ("none remains." if not divergent else "divergences remain in " + ", ".join(
+        f"{_plural(j, 'school')} ({n})" for j, n in divergent.items()) + ".")
+    text += (f" Every run meets R-hat ≤ {vinf.mcmc.R_HAT_MAX} and bulk ESS ≥ {vinf.mcmc.ESS_BULK_MIN}." if not unconverged
+             else f" Not converged by that rule: {', '.join(_plural(j, 'school') for j in unconverged)}.")
+    return text + "\n"
+
+
 def _nuts_summary(idata):
     mu, tau = _posterior(idata, "mu"), _posterior(idata, "tau")
     return f"posterior mean μ = {mu.mean():.2f}, τ = {tau.mean():.2f}"
@@ -160,8 +206,9 @@ def outside2(x, y, xlim, ylim):
 def skew_sentence(ours, nuts, study_saw):
     """Whether q's skewness of theta_1 matches NUTS's, set against what the study saw."""
     match = abs(ours - nuts) <= SKEW_MATCH * max(1.0, abs(nuts))
+    tolerance = f"{SKEW_MATCH:.0%} of max(1, |NUTS's|)"
     text = (f"θ₁'s skewness is {ours:.2f} under q and {nuts:.2f} under NUTS: "
-            f"{'a match' if match else 'not a match'} (within {SKEW_MATCH:.0%} of max(1, |NUTS's|))")
+            + (f"a match (within {tolerance})" if match else f"not a match (they differ by more than {tolerance})"))
     if study_saw is None:
         return text + "."
     if match == study_saw:
@@ -186,7 +233,8 @@ def comparison_note(run, fid, rows, idata, deep, diagnostics):
     said, saw_skew = STUDY_SAYS[fid]
     return (
         f"{title}, true model (NUTS samples the true model). The draws are those of training {best + 1} of "
-        f"{len(row['khat_runs'])}, the best by k̂: its k̂ is {row['khat_thesis_runs'][best]:.2f} (2015 PSIS; ArviZ "
+        f"{len(row['khat_runs'])}, the best by k̂ (2015 PSIS, as the study chose): its k̂ is "
+        f"{row['khat_thesis_runs'][best]:.2f} (ArviZ "
         f"{row['khat_runs'][best]:.2f}) and its ELBO {row['elbo_runs'][best]:.2f}, against the row's mean k̂ "
         f"{row['khat_thesis_mean']:.2f} ± {row['khat_thesis_std']:.3f} and ELBO {row['elbo_mean']:.2f}; log p(y) = "
         f"{row['log_evidence']:.2f}. q reaches log τ = {_neck(log_tau):.1f} (1 % quantile) where NUTS reaches "
@@ -211,6 +259,17 @@ def depth_note(rows, deep, depths):
             f"study's target: {series('radial', True)}. {verdicts}")
 
 
+def shrinkage_sentence(theta_means, mu_mean):
+    """How many schools' posterior means lie between μ's and their own estimate y_i (partial pooling)."""
+    y = np.asarray(vinf.targets.EIGHT_SCHOOLS_Y[: len(theta_means)])
+    between = (np.minimum(mu_mean, y) <= theta_means) & (theta_means <= np.maximum(mu_mean, y))
+    text = (f"{int(between.sum())} of {len(y)} schools' posterior means θ̄_i lie between μ̄ = {mu_mean:.1f} and their "
+            "own estimate y_i")
+    extremes = [int(np.argmax(y)), int(np.argmin(y))]
+    detail = "; ".join(f"θ̄_{i + 1} = {theta_means[i]:.1f} against y_{i + 1} = {y[i]:g}" for i in extremes)
+    return text + (f" (partial pooling: {detail})." if between.all() else f" ({detail}).")
+
+
 def figure_notes(run, rows, posteriors, diagnostics, deep, depths, fig48_depths=()):
     """One paragraph per figure, from the numbers behind it, beside what the study said."""
     nuts8, nuts2 = posteriors[8], posteriors[2]
@@ -227,9 +286,7 @@ def figure_notes(run, rows, posteriors, diagnostics, deep, depths, fig48_depths=
         "fig37": (f"The joint of the first school narrows as τ falls: given log τ = -2 the sd of θ₁ is "
                   f"{conditional_sd[-2.0]:.2f}, given log τ = 2 it is {conditional_sd[2.0]:.1f} (exactly, "
                   "(1/σ₁² + 1/τ²)^-1/2): the neck the study describes, the same at μ = 0 and μ = 5 up to a shift."),
-        "fig38": (f"{_nuts_summary(nuts8)}. θ_i is pulled towards y_i: θ₁'s posterior mean is "
-                  f"{theta[:, 0].mean():.1f} (y₁ = 28, μ: {mu.mean():.1f}) and θ₃'s is {theta[:, 2].mean():.1f} "
-                  f"(y₃ = -3). {reference}"),
+        "fig38": f"{_nuts_summary(nuts8)}. {shrinkage_sentence(theta.mean(axis=0), mu.mean())} {reference}",
         "fig39": f"μ and θ_i are {sign} (correlations {min(corr):.2f} to {max(corr):.2f}). {reference}",
         "fig40": (f"μ's posterior mean is {mu.mean():.1f} and its mode {mu_mode:.1f} (the study: a mode around 5); "
                   f"τ's posterior median is {np.median(tau):.1f}, its prior's 5. The τ panel stops at "
@@ -297,10 +354,7 @@ def write_report(run, rows, posteriors, diagnostics):
                   "Each claim is tested on both targets by the rule above (k̂: the study's estimator); the verdict "
                   "is computed from the rows. " + "; ".join(f"{n} {v}" for v, n in counts.items()) + ".\n",
                   claims.markdown(checked) + "\n"]
-    lines += ["### The NUTS reference (Figures 38-48)\n",
-              "NUTS runs on the non-centered true model (the same posterior in (θ, μ, τ) as the centered one, without "
-              "its funnel), with target_accept raised until no divergence remains (at most 0.999):\n",
-              nuts_table(diagnostics) + "\n"]
+    lines += ["### The NUTS reference (Figures 38-48)\n", nuts_sentence(diagnostics), nuts_table(diagnostics) + "\n"]
     fig48 = [d for d in FIG48_DEPTHS if d in depths] or list(depths)
     notes = figure_notes(run, rows, posteriors, diagnostics, deep, depths, fig48)
     for fid in ("fig37", "fig38", "fig39", "fig40", *COMPARISONS, "fig47", "fig48"):
@@ -338,6 +392,9 @@ def checkpoint_sentence(rows, num_steps):
                                            else "."))
 
 
+RANK_RELATION = 0.3  # |Spearman's rho| above this counts as a rank relation
+
+
 def khat_elbo_sentence(rows):
     """The rank correlation of k-hat and the ELBO gap across the trainings of every row, per target."""
     parts = []
@@ -347,9 +404,19 @@ def khat_elbo_sentence(rows):
             if r["thesis_compat"] == compat:
                 gaps += list(r["log_evidence"] - np.asarray(r["elbo_runs"]))
                 khats += list(r["khat_thesis_runs"])
-        if len(gaps) > 2:
-            rho = stats.spearmanr(gaps, khats)[0]
-            parts.append(f"{rho:+.2f} on {name}")
-    return ("Across trainings, k̂ and the gap to log Z rank together (Spearman's ρ " + ", ".join(parts)
-            + "): a smaller gap goes with a smaller k̂" + (" on both." if all(p.startswith("+") for p in parts)
-                                                           else " only where ρ is positive."))
+        if len(gaps) <= 2:
+            continue
+        rho = stats.spearmanr(gaps, khats)[0]
+        if not np.isfinite(rho):
+            relation = "no defined rank relation"
+        elif rho > RANK_RELATION:
+            relation = "a smaller gap goes with a smaller k̂"
+        elif rho < -RANK_RELATION:
+            relation = "a smaller gap goes with a larger k̂"
+        else:
+            relation = "no clear rank relation"
+        parts.append(f"on {name}, Spearman's ρ = {rho:+.2f} over {len(gaps)} trainings: {relation}")
+    if not parts:
+        return "Too few trainings to relate k̂ and the gap to log Z."
+    return ("Across trainings of every row (|ρ| > " + f"{RANK_RELATION:g} counts as a relation): " + "; ".join(parts)
+            + ".")

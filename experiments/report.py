@@ -30,26 +30,63 @@ OPTIONAL = {"fig1", "fig5", "fig36"}  # graphical-model drawings
 EXPECTED = [f"fig{n}" for n in range(2, 49)] + [f"table{r}" for r in ("I", "II", "III", "IV", "V")]
 
 
-DEPARTURES = """\
+def _planar_init_text():
+    """The planar-start comparison of ``benchmarks/planar_init.py``, from its JSON (or that it has not run)."""
+    bench = read_json(REPO / "benchmarks" / "planar_init.json")
+    if bench is None:
+        return "`python benchmarks/planar_init.py` compares both starts (not run yet)"
+    fits = bench["seeds"]
+    parts = []
+    for label, result in ((k, v) for k, v in bench.items() if isinstance(v, dict)):
+        failed = len(result["failed_fits"])
+        parts.append(f"{label}: {failed} of {fits} batched fits failed with a non-finite loss, lowest ELBO "
+                     f"{result['elbo_min']:.2f}")
+    return (f"`benchmarks/planar_init.py` measured both on {bench['schools']} school(s), {bench['steps']} steps, "
+            f"{fits} seeds × {bench['surrogates_per_seed']} surrogates (log Z = {bench['log_evidence']:.2f}): "
+            + "; ".join(parts))
+
+
+def _draws_size():
+    sizes = [p.stat().st_size for p in FIGURES.glob("*/draws/*") if p.is_file()]
+    return f"{sum(sizes) / 2**20:.0f} MB in this checkout" if sizes else "none in this checkout"
+
+
+def departures():
+    """Where this reproduction chooses differently from the study, and why (settings read from the code)."""
+    import inspect
+
+    from experiments import _runner, ablations, eight_schools, toy_targets
+
+    _runner.quiet_tensorflow()  # the constants below live in modules that import TensorFlow
+    from vinf.fit import CHECKPOINT_DECAY
+    from vinf.mcmc import eight_schools_reference
+
+    reference = inspect.signature(eight_schools_reference).parameters
+    ablated = sorted({s.key.removesuffix(f"-{s.variant}") for s in ablations.ablated_specs(eight_schools.FULL)})
+    runs = eight_schools.FULL.num_runs
+    return f"""\
 Where this reproduction chooses differently from the study, and why:
 
 - **Two eight-schools targets.** The study's code counted the priors of μ and τ (and τ's log-Jacobian) once
   per school. Its numbers are reproduced on that target (`thesis_compat=True`); every table also has the
   true model, and each row carries its exact log evidence by quadrature, which no ELBO may exceed.
-- **Planar `w` starts at sd 1/√D**, not 1e-2. Eq. 64's correction grows as 1/|w|, so from |w| ≈ 0.01 Adam
-  can send a layer's û past 100 and the draws overflow; `benchmarks/planar_init.py` measures both
-  initialisations on the one-school target (`benchmarks/planar_init.json`). `python -m experiments.ablations`
-  reruns Tables III-V with the study's start (`w_scale=1e-2`); its section above says what that changes.
-- **The checkpoint** is the step with the lowest moving average of the loss (about 50 steps), not the lowest
-  single estimate, which with S = 500 is mostly a lucky draw. The ablations rerun the study's rule too.
+- **Planar `w` starts at sd 1/√D**, not 1e-2. Eq. 64's correction grows as 1/|w|, so a start near |w| = 0.01
+  puts large corrections within reach of the first updates; {_planar_init_text()}.
+- **The checkpoint** is the step with the lowest moving average of the loss (decay {CHECKPOINT_DECAY:g}, about
+  {1 / (1 - CHECKPOINT_DECAY):.0f} steps), not the lowest single estimate, which with S = {eight_schools.SAMPLE_SIZE}
+  is partly a lucky draw.
+- **Both departures are switches** (`experiments._study.VARIANTS`): `python -m experiments.ablations` reruns
+  {len(ablated)} rows of the study's target with the study's choices ({", ".join(ablated)}); its section above says
+  what each changes.
 - **Two k̂ estimators.** Every row carries the study's (the 2015 PSIS: Zhang & Stephens's generalized Pareto fit
   to the top 20 % of the weights) and ArviZ's (a shorter tail, k shrunk towards 0.5), from the same draws;
   agreement with the thesis is judged on the study's.
-- **Mean-field baselines of the toy targets** take 8 starts spread over the plot window (the study's start
-  alone can end on a saddle) and are set beside the best diagonal Gaussian by quadrature.
-- **The NUTS reference** runs 4 chains on the non-centered model, with target_accept raised until no
-  divergence remains, and reports R-hat, bulk ESS and divergences beside every figure that uses it.
-- **Repeated trainings run together.** The 5 trainings of a row, and rows that differ only in their target,
+- **Mean-field baselines of the toy targets** take {toy_targets.FULL.starts} starts spread over the plot window
+  (the study's start alone can end on a saddle) and are set beside the best diagonal Gaussian by quadrature.
+- **The NUTS reference** runs {reference["chains"].default} chains on the non-centered model, with target_accept
+  tried at {", ".join(f"{a:g}" for a in reference["target_accepts"].default)} in turn until no divergence
+  remains, and reports R-hat, bulk ESS and divergences beside every figure that uses it.
+- **Repeated trainings run together.** The {runs} trainings of a row, and rows that differ only in their target,
   are members of one batched surrogate: each has its own parameters, loss, Adam state and checkpoint, so
   the arithmetic is that of separate runs; only the random streams differ. A batch whose loss turns
   non-finite is trained again once from a new seed (`retried` in `results.json`).
@@ -57,7 +94,7 @@ Where this reproduction chooses differently from the study, and why:
   and shown under both.
 - **Radial flows** are reported beside planar ones everywhere (the study trained but did not report them).
 - **Draws are not committed.** NUTS's `nuts_J*.npz` and the flows' draws behind the figures (`figures/*/draws/`,
-  about 12 MB) are written by the commands; the repository keeps the figures and the numbers.
+  {_draws_size()}) are written by the commands; the repository keeps the figures and the numbers.
 """
 
 
@@ -89,15 +126,19 @@ def timings_table(timings):
             note += " (its own command, timed apart from the reproduction)"
         elif name in partial:
             note += " (rerun alone after the full run: not in its total)"
-        share = "" if name in FURTHER else f"{100 * seconds / total:.0f} %"
+        share = "" if name in FURTHER or name in partial or not total else f"{100 * seconds / total:.0f} %"
         lines.append(f"| `{name}`{note} | {seconds:.0f} | {share} |")
     lines.append(f"| **total of the last full run** (`python -m experiments`, the reproduction) | **{total:.0f}** | |")
     text = "\n".join(lines) + f"\n\nMachine: {timings.get('machine', 'unknown')}.\n"
     results = read_json(FIGURES / "eight_schools" / "results.json", {})
     if results.get("rows"):
-        text += ("\nInside `eight_schools`, by table and family (seconds of the worker that ran each batched "
-                 "training; with `--jobs 2` two workers share the machine, so these add up to about twice "
-                 "the wall time; NUTS takes the rest):\n\n" + eight_schools_time_table(results["rows"]) + "\n")
+        worker = sum(r["group_train_seconds"] + r["group_evaluate_seconds"]
+                     for r in {r["group"]: r for r in results["rows"]}.values())
+        wall = experiments.get("eight_schools")
+        ratio = f"; they add up to {worker / wall:.1f}× its wall time" if wall else ""
+        text += ("\nInside `eight_schools`, by table and family (seconds of the worker process that ran each "
+                 f"batched training{ratio}; NUTS takes the rest):\n\n" + eight_schools_time_table(results["rows"])
+                 + "\n")
     return text
 
 
@@ -121,16 +162,17 @@ def coverage_table(manifest):
 def build():
     parts = [
         "# vinf — the report\n",
-        "Every figure and table of the study, regenerated by the code in this repository. Each section comes "
-        "from one experiment module; the command under each item makes it (`python -m experiments` makes them "
-        "all). Numbers are read from the `results.json` beside each figure.\n",
+        "The study's figures and tables, regenerated by the code in this repository (the index at the end names "
+        "any not reproduced). Each section comes from one experiment module; the command under each item makes "
+        "it (`python -m experiments` makes the reproduction). Numbers are read from the `results.json` beside "
+        "each figure.\n",
     ]
     for name, title in ORDER:
         fragment = FIGURES / name / "report.md"
         parts.append(f"## {title}\n")
         parts.append(fragment.read_text().strip() + "\n" if fragment.exists() else "_Not run yet._\n")
     parts.append("## Where vinf departs from the study\n")
-    parts.append(DEPARTURES)
+    parts.append(departures())
     parts.append("## Where the time goes\n")
     parts.append(timings_table(read_json(TIMINGS, {})))
     parts.append("## Index: thesis figure or table → file → command\n")
