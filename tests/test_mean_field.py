@@ -124,3 +124,70 @@ def test_fitted_mixture_is_the_study_like_target():
     target = vinf.targets.get("gaussian_mixture", **mixture)
     assert target.log_evidence() == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_array_equal(mean_field.fitted_mixture(seed=0)["locs"], mixture["locs"])
+
+
+# ------------------------------------------------------------------ sentences flip with their numbers (no training)
+
+
+def test_figure_2_places_q_by_its_mean_then_its_width():
+    from experiments import mean_field_figures as mff
+
+    post = mean_field.BIMODAL
+    assert mff.placement(-0.04, 1.49, post).startswith("puts its peak in the valley between the modes, broad enough")
+    on = mff.placement(-1.5, 0.6, post)
+    assert on.startswith("sits on the mode at -1.5") and "spanning only the mode at -1.5" in on
+    assert mff.placement(5.0, 0.5, post).startswith("puts its peak beyond the modes, spanning neither")
+    f2 = dict(best_run=0, mean=[[-0.04]], cov=[[[1.49**2]]], posterior=post, elbo=[-0.34], kl=0.34,
+              moment_matched=dict(mean=-0.3, sd=1.62))
+    assert mff._section_fig2(f2).study.startswith("As the study's Figure 2 argues")
+    assert mff._section_fig2(dict(f2, kl=0.01)).study.startswith("Unlike the study's argument")
+
+
+def _fig3(mean_shift=0.0, variance_scale=1.0):
+    loc, cov = np.asarray(mean_field.CORRELATED["loc"]), np.asarray(mean_field.CORRELATED["cov"])
+    optimum = 1.0 / np.diag(np.linalg.inv(cov))
+    mf_cov = [np.diag(optimum * variance_scale).tolist()] * 3
+    return dict(loc=loc.tolist(), cov=cov.tolist(), mean_field_variance=optimum.tolist(), mean_field_kl=0.636,
+                mean_field=dict(elbo=[-0.636] * 3, mean=[(loc + mean_shift).tolist()] * 3, cov=mf_cov),
+                full_rank=dict(elbo=[0.0] * 3, cov=[cov.tolist()] * 3))
+
+
+def test_figure_3_tests_the_mean_and_the_variances_it_states():
+    from experiments import mean_field_figures as mff
+
+    assert "the mean is right and the variances are the mean-field optimum" in mff._section_fig3(_fig3()).study
+    shifted = mff._section_fig3(_fig3(mean_shift=0.3)).study
+    assert "but the mean is off by 0.300" in shifted and "the mean is right" not in shifted
+    wide = mff._section_fig3(_fig3(variance_scale=1.2)).study
+    assert "the variances miss 1/Λ_ii by up to 20.0 %" in wide and wide.startswith("This agrees")
+    loose = mff._section_fig3(_fig3(variance_scale=5.0)).study
+    assert loose.startswith("Unlike the study, mean field is not too compact")
+    missed = mff._section_fig3(dict(_fig3(), mean_field_kl=1.0)).measured
+    assert "does not match −KL = -1.000 (it differs by more than" in missed and "(within 3 standard" not in missed
+
+
+def test_figure_6_states_convergence_and_monotonicity_from_the_fit():
+    from experiments import mean_field_figures as mff
+
+    cavi = dict(prior=dict(alpha0=1.0, beta0=1.0, nu0=2.0),
+                mixture=dict(weights=[0.5, 0.5], locs=[[0, 1], [0, -1]], covs=[np.eye(2).tolist()] * 2),
+                generating=dict(locs=[[0, 1], [0, -1]]), num_iterations=22, converged=True, seconds=0.05,
+                elbo=[-10.0, -5.0], min_elbo_step=5.0, accuracy=0.97, predictive_at_means=[0.02, 0.01],
+                predictive_between=0.001, mean_log_predictive=-4.9)
+    assert "converges in 22 iterations" in mff._section_fig6(cavi).measured
+    assert "stops without converging after 22 iterations" in mff._section_fig6(dict(cavi, converged=False)).measured
+    single = mff._section_fig6(dict(cavi, num_iterations=1, elbo=[-10.0], min_elbo_step=None)).measured
+    assert "one iteration, so no step between iterations to check" in single
+    assert "THE BOUND DECREASED" in mff._section_fig6(dict(cavi, min_elbo_step=-1.0)).measured
+    sk = dict(elbo_sklearn=-1.0, elbo_vinf=-1.0, mean_log_predictive_sklearn=-4.9, mean_log_predictive_vinf=-4.9,
+              agreement=1.0, max_mean_difference=1e-5, sklearn_iterations=36, sklearn_converged=True)
+    assert "(scikit-learn: converged in 36 iterations)" in mff._section_sklearn(sk)
+    assert "stopped unconverged after 36" in mff._section_sklearn(dict(sk, sklearn_converged=False))
+
+
+@pytest.mark.parametrize("gap, phrase", [(0.01, "within 0.02 nats of it (+0.010)"), (-0.004, "within 0.02 nats"),
+                                         (0.24, "0.240 nats below it"), (-0.1, "0.100 nats above it")])
+def test_figure_7_gap_has_three_branches(gap, phrase):
+    from experiments import mean_field_figures as mff
+
+    assert mff.gap_phrase(gap).startswith(phrase)
