@@ -2,7 +2,7 @@
 import numpy as np
 
 from experiments.eight_schools import VARIANTS
-from experiments.eight_schools_figures import _posterior, load_draws, traces_figure, window
+from experiments.eight_schools_figures import _posterior, gap_axis, load_draws, traces_figure, window
 from vinf.plotting import PALETTE, figure
 
 FAMILY_COLOURS = ["#7d3c98", "#5d6d7e", "#17a589", "#0e6655", "#d68910", "#2471a3", "#c0392b", "#b7950b"]
@@ -77,9 +77,7 @@ def khat_elbo_figure(run, rows6):
     axes[0, 0].axvline(0.5, color="0.5", lw=0.8)
     axes[0, 0].axvline(0.7, color="0.5", lw=0.8, ls=":")
     axes[0, 0].set(xlabel="k̂ (ArviZ)", title="k̂ (filled: centered, open: non-centered)")
-    # symlog: a gap at or below zero (an ELBO at log Z, or above it: a bug) stays on the axis
-    axes[0, 1].set_xscale("symlog", linthresh=1e-2)
-    axes[0, 1].axvline(0.0, color="0.3", lw=0.8)
+    gap_axis(axes[0, 1], [r["log_evidence"] - r["elbo_mean"] for r in true])
     axes[0, 1].set(xlabel="log p(y) − ELBO (nats)", title="gap to log p(y)")
     axes[0, 1].set_yticklabels([])
     fig.suptitle("Eight schools, true model: every family by the study's protocol")

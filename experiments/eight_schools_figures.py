@@ -60,15 +60,16 @@ def fig37_joint_contours(run):
     """The one-school joint in (log tau, theta_1) at mu = 0 and mu = 5 (eq. 96 with J = 1)."""
     target = vinf.targets.eight_schools(centered=True, num_schools=1)
     log_tau, theta = np.meshgrid(np.linspace(-4, 4, 300), np.linspace(-30, 50, 300), indexing="ij")
+    mus = (0.0, 5.0)
+    densities = [np.exp(target.log_prob_numpy(np.stack([theta.ravel(), np.full(theta.size, mu), log_tau.ravel()],
+                                                        axis=-1))).reshape(theta.shape) for mu in mus]
+    levels = np.linspace(0.0, max(d.max() for d in densities), 15)  # one scale: the two panels compare
     fig, axes = figure(1, 2, size=4.2)
-    for ax, mu in zip(axes[0], (0.0, 5.0)):
-        points = np.stack([theta.ravel(), np.full(theta.size, mu), log_tau.ravel()], axis=-1)
-        density = np.exp(target.log_prob_numpy(points)).reshape(theta.shape)
-        filled = ax.contourf(log_tau, theta, density, levels=14, cmap="Reds")
-        fig.colorbar(filled, ax=ax, label="p(y₁, θ₁, μ, log τ)")
+    for ax, mu, density in zip(axes[0], mus, densities):
+        filled = ax.contourf(log_tau, theta, density, levels=levels, cmap="Reds")
         ax.set(title=f"μ = {mu:g}", xlabel="log τ", ylabel="θ₁")
+    fig.colorbar(filled, ax=axes[0].tolist(), label="p(y₁, θ₁, μ, log τ)")
     fig.suptitle("Fig. 37: joint p(y₁, θ₁, μ, log τ) of the first school, μ fixed")
-    fig.tight_layout()
     run.save_figure(fig, "fig37_joint_contours.png", ["fig37"])
 
 
@@ -95,7 +96,10 @@ def fig40_hyperparameters(run, idata):
         (axes[0, 0], mu, grid_mu, stats.norm(0, 5).pdf(grid_mu), "μ"),
         (axes[0, 1], tau, grid_tau, stats.halfcauchy(scale=5).pdf(grid_tau), "τ"),
     ):
-        ax.hist(draws, bins=80, density=True, color=PALETTE["mcmc"], alpha=0.35, label="NUTS draws")
+        # bins over the window only, weighted so that the bars' area is the share of draws inside it
+        width = (grid[-1] - grid[0]) / 80
+        ax.hist(draws, bins=np.linspace(grid[0], grid[-1], 81), weights=np.full(draws.size, 1 / (draws.size * width)),
+                color=PALETTE["mcmc"], alpha=0.35, label="NUTS draws")
         ax.plot(grid, stats.gaussian_kde(draws)(grid), color=PALETTE["mcmc"], label="KDE of draws")
         ax.plot(grid, prior, color=PALETTE["target"], ls="--", label="prior")
         ax.set(xlabel=label, ylabel="density", xlim=(grid[0], grid[-1]))
@@ -104,7 +108,7 @@ def fig40_hyperparameters(run, idata):
     run.save_figure(fig, "fig40_nuts_mu_tau_vs_prior.png", ["fig40"])
 
 
-def _comparison(run, fid, key, centered, num_schools, title, idata):
+def _comparison(run, fid, key, centered, num_schools, title, idata, num_flows=0):
     """Top: (log tau, theta_1) of q coloured by log q over NUTS; bottom: marginals of theta_1, mu, tau."""
     import matplotlib.pyplot as plt
 
@@ -122,11 +126,17 @@ def _comparison(run, fid, key, centered, num_schools, title, idata):
         high = np.quantile(np.r_[draws, ref], 0.995)
         low = 0.0 if label == "τ" else np.quantile(np.r_[draws, ref], 0.005)
         grid = np.linspace(low, high, 300)
-        ax.hist(draws, bins=60, range=(low, high), density=True, color=PALETTE["mean_field" if "ADVI" in title else "planar"], alpha=0.45, label="q")
+        # weighted so that the bars' area is the share of q's draws inside the window, as the KDE's is NUTS's
+        ax.hist(draws, bins=60, range=(low, high), weights=np.full(draws.size, 60 / (draws.size * (high - low))),
+                color=PALETTE["mean_field" if "ADVI" in title else "planar"], alpha=0.45, label="q")
         ax.plot(grid, stats.gaussian_kde(ref)(grid), color=PALETTE["mcmc"], label="NUTS (KDE)")
-        ax.set(xlabel=label, ylabel="density" if i == 0 else None)
+        ax.set(xlabel=label, ylabel="density" if i == 0 else None,
+               title=f"outside: {outside(draws, (low, high)):.1%} of q, {outside(ref, (low, high)):.1%} of NUTS",
+               xlim=(low, high))
+        ax.title.set_fontsize(8)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Fig. {fid[3:]}: {title} against NUTS (true model, best of the trainings by k̂)")
+    fig.suptitle(f"Fig. {fid[3:]}: {title}{'' if 'ADVI' in title else f', K = {num_flows}'} against NUTS "
+                 "(true model, best of the trainings by k̂)")
     fig.tight_layout()
     run.save_figure(fig, f"{fid}_{title.replace(', ', '_').replace(' ', '_')}.png", [fid])
 
@@ -159,8 +169,9 @@ def fig47_depth(run, rows):
             for ax, q in ((khat_ax, "khat"), (elbo_axes[True], "elbo")):
                 ax.errorbar(k, [t[f"{q}_mean"] for t in thesis], yerr=[1.96 * t[f"{q}_std"] for t in thesis],
                             ls="none", marker="x", color="black", capsize=3)
-        log_z = next(r["log_evidence"] for r in _depth_rows(rows, "planar", compat))
-        elbo_axes[compat].axhline(log_z, color=PALETTE["target"], lw=1.2)
+        log_z = next((r["log_evidence"] for r in _depth_rows(rows, "planar", compat)), None)
+        if log_z is not None:
+            elbo_axes[compat].axhline(log_z, color=PALETTE["target"], lw=1.2)
         elbo_axes[compat].set(xlabel="number of flows K", ylabel="ELBO", title=f"ELBO, {name}", xscale="log")
     khat_ax.axhline(0.5, color="0.5", lw=0.8)
     khat_ax.axhline(0.7, color="0.5", lw=0.8, ls=":")
@@ -198,7 +209,8 @@ def fig48_depth_samples(run, depths, idata):
         points = ax.scatter(log_tau, theta[:, 0], c=log_q, s=3, cmap="viridis", norm=norm, rasterized=True)
         ax.set(title=f"K = {depth}", xlabel="log τ", xlim=xlim, ylim=ylim)
     axes[0, 0].set_ylabel("θ₁")
-    fig.colorbar(points, ax=axes[0].tolist(), label="log q(z)", shrink=0.9)
+    fig.colorbar(points, ax=axes[0].tolist(), label="log q(z) (1 %-99 % of the draws; beyond: end colours)",
+                 shrink=0.9, extend="both")
     fig.suptitle("Fig. 48: planar-flow draws (colour: log q) over NUTS (grey); two schools, centered, true model",
                  y=1.04)
     run.save_figure(fig, "fig48_depth_samples.png", ["fig48"])
@@ -228,16 +240,16 @@ def traces_figure(run, rows, smoothing=200, filename="traces.png", figure_id="ei
     for ax, (group, (loss, best, members)) in zip(axes.ravel(), groups.items()):
         variants = list(dict.fromkeys((r["centered"], r["thesis_compat"] and r["num_schools"] > 1) for r in members))
         runs = loss.shape[1] // len(variants)
-        smoothing = max(1, min(smoothing, loss.shape[0] // 10))
-        kernel = np.ones(smoothing) / smoothing
-        steps = np.arange(smoothing - 1, loss.shape[0])
+        width = max(1, min(smoothing, loss.shape[0] // 10))
+        kernel = np.ones(width) / width
+        steps = np.arange(width - 1, loss.shape[0])
         for m in range(loss.shape[1]):
             variant = variants[m // runs]
             row = next(r for r in members if (r["centered"], r["thesis_compat"] and r["num_schools"] > 1) == variant)
             gap = np.convolve(loss[:, m] + row["log_evidence"], kernel, mode="valid")
             ax.plot(steps, gap, lw=0.7, color=colours[variant], alpha=0.8)
-            if best[m] >= smoothing - 1:
-                ax.plot(best[m], gap[best[m] - smoothing + 1], "k|", ms=8)
+            at = max(int(best[m]), width - 1)  # a checkpoint inside the first window: marked at its end
+            ax.plot(at, gap[at - width + 1], "k|", ms=8)
         ax.set(yscale="log", title=group, xlabel="step")
     axes[0, 0].set_ylabel("log Z − ELBO (smoothed)")
     from matplotlib.lines import Line2D
@@ -246,9 +258,22 @@ def traces_figure(run, rows, smoothing=200, filename="traces.png", figure_id="ei
                                             f"{'study target' if th else 'true model'}") for (ce, th), c in colours.items()]
     handles.append(Line2D([], [], color="k", ls="none", marker="|", ms=8, label="checkpoint"))
     fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(f"Every training's gap to log Z ({smoothing}-step moving average) and its checkpoint")
+    fig.suptitle(f"Every training's gap to log Z (moving average over {smoothing} steps, or a tenth of a shorter "
+                 "training) and its checkpoint")
     fig.tight_layout()
     return run.save_figure(fig, filename, [figure_id], dpi=100)
+
+
+GAP_LINEAR = 1e-2  # gaps to log Z below this (nats) are drawn on a linear scale, zero and below included
+
+
+def gap_axis(ax, gaps):
+    """A log-like axis for gaps to log Z that keeps a gap at or below zero (an ELBO at log Z, or above it: a
+    bug) in view: symmetric-log, linear within ``GAP_LINEAR`` of zero, with zero marked."""
+    gaps = np.asarray(gaps, dtype=float)
+    ax.set_xscale("symlog", linthresh=GAP_LINEAR)
+    ax.axvline(0.0, color="0.3", lw=0.8)
+    ax.set_xlim(min(-GAP_LINEAR, 1.5 * gaps.min()), 1.5 * max(gaps.max(), GAP_LINEAR))
 
 
 def khat_elbo_figure(run, rows):
@@ -264,12 +289,13 @@ def khat_elbo_figure(run, rows):
                        color=PALETTE[r["method"]])
             if r.get("thesis") and compat:
                 t = r["thesis"]
-                ax.errorbar(r["log_evidence"] - t["elbo_mean"], t["khat_mean"], xerr=t["elbo_std"],
-                            yerr=t["khat_std"], color="black", marker=markers[r["table"]], mfc="none", capsize=2)
+                ax.errorbar(r["log_evidence"] - t["elbo_mean"], t["khat_mean"], xerr=1.96 * t["elbo_std"],
+                            yerr=1.96 * t["khat_std"], color="black", marker=markers[r["table"]], mfc="none", capsize=2)
         ax.axhline(0.5, color="0.5", lw=0.8)
         ax.axhline(0.7, color="0.5", lw=0.8, ls=":")
-        ax.set(xscale="log", xlabel="log Z − ELBO (nats)",
-               title="the study's target (black: the thesis)" if compat else "the true model")
+        gap_axis(ax, [g for r in rows if r["thesis_compat"] == compat for g in r["log_evidence"] - np.asarray(r["elbo_runs"])])
+        ax.set(xlabel="log Z − ELBO (nats)",
+               title="the study's target (black: the thesis, ±1.96 sd)" if compat else "the true model")
     axes[0, 0].set_ylabel("k̂ (2015 PSIS)")
     from matplotlib.lines import Line2D
 
@@ -282,12 +308,14 @@ def khat_elbo_figure(run, rows):
 
 
 def make_all(run, scale, specs, rows, posteriors):
+    rows = [r for r in rows if r is not None]
     fig37_joint_contours(run)
     fig38_39_nuts_pairs(run, posteriors[8])
     fig40_hyperparameters(run, posteriors[8])
     for fid, (table, method, centered, num_schools, title) in COMPARISONS.items():
         key = _key(table, method, centered, num_schools, scale.deep if method != "mean_field" else 0)
-        _comparison(run, fid, key, centered, num_schools, title, posteriors[num_schools])
+        _comparison(run, fid, key, centered, num_schools, title, posteriors[num_schools],
+                    scale.deep if method != "mean_field" else 0)
     fig47_depth(run, rows)
     depths = [d for d in FIG48_DEPTHS if d in scale.depths] or list(scale.depths)
     fig48_depth_samples(run, depths, posteriors[2])
