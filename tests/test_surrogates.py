@@ -184,3 +184,19 @@ def test_planar_w_starts_at_unit_scale_and_u_hat_stays_moderate(dim):
     assert abs(u.std() / vinf.surrogates.INIT_SCALE - 1) < 0.1
     u_hat = vinf.bijectors.planar_u_hat(u, w).numpy()
     assert np.median(np.linalg.norm(u_hat, axis=-1)) < 1.0
+
+
+@pytest.mark.parametrize("family", ["iaf", "realnvp"])
+def test_affine_flows_keep_each_layers_log_scale_within_its_bound(family):
+    q = vinf.surrogates.get(family, 4, num_flows=2, hidden_units=(8,), seed=0)
+    q.sample(1, seed=(0, 0))  # builds the networks
+    for v in q.trainable_variables:
+        if "kernel" in v.name or "bias" in v.name:
+            v.assign(tf.fill(v.shape, 50.0))  # unbounded, exp(log-scale) would overflow
+    z, log_q = q.experimental_sample_and_log_prob(64, seed=(1, 2))
+    base = q.distribution.log_prob(q.bijector.inverse(z)).numpy()
+    ldj = base - log_q.numpy()  # the flow's log|det| at each draw
+    assert np.all(np.isfinite(z.numpy())) and np.all(np.isfinite(log_q.numpy()))
+    flows_bound = 2 * 4 * vinf.surrogates.LOG_SCALE_BOUND  # layers x coordinates x bound
+    scale = np.sum(np.log(q.bijector.bijectors[1].scale.numpy()))  # the final mean-field scale
+    assert np.all(np.abs(ldj - scale) <= flows_bound + 1e-3)
