@@ -221,6 +221,8 @@ def work(run):
                   summary_sentence(explained, unexplained), *[s + "\n" for s in sentences],
                   "### How each departure compares with ours, and which choice to keep\n",
                   *verdict_sentences(verdicts), "", keep_sentence(verdicts)]
+        run.write_text("headline.md", "**Our departures from the study, switched off**: "
+                       + summary_sentence(explained, unexplained) + "\n" + keep_sentence(verdicts))
     lines.append(f"Command: `{run.command}`\n")
     run.write_text("report.md", "\n".join(lines))
 

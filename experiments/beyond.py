@@ -160,6 +160,25 @@ def table6_markdown(rows, nuts, params):
 ERRORS = ("mu", "tau", "log_tau", "theta_1")  # Table VI's posterior errors against NUTS
 
 
+def headline_markdown(rows):
+    """Table VI at a glance on the true model (README): each family's k-hat and gap, centered and not."""
+    lines = ["| family (true model) | k̂ centered | k̂ non-centered | gap to log p(y), centered | gap, non-centered |",
+             "| --- | --- | --- | --- | --- |"]
+    by_family = {}
+    for r in rows:
+        if not r["thesis_compat"]:
+            by_family.setdefault(r["family"], {})[r["centered"]] = r
+    for family, pair in by_family.items():
+        cells = []
+        for field in ("khat", "gap"):
+            for centered in (True, False):
+                r = pair.get(centered)
+                cells.append("" if r is None else f"{r['khat_mean']:.2f} ± {r['khat_std']:.2f}" if field == "khat"
+                             else f"{_gap(r):.3f}")
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ sentences
 
 
@@ -391,6 +410,8 @@ def work(run):
         f"Command: `{run.command}`\n",
     ]
     run.write_text("report.md", "\n".join(lines))
+    run.write_text("headline.md", "**Beyond the study: Table VI (k̂ by ArviZ)**\n\n" + headline_markdown(rows6) + "\n\n"
+                   + moonshot_text(rows6) + "\n" + depth_text(list(own.values()), list(baseline.values())))
 
 
 EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)
