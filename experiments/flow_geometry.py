@@ -690,7 +690,8 @@ def note_fig13(m, ridge_layer=PLANAR_CONTRACTION):
         study = (f"Agrees with the caption: the ridge along {ridge_line} remains and the expansions open a valley "
                  f"across {line}.")
     elif ridge:
-        study = f"Does not agree with the caption in full: the ridge along {ridge_line} remains, but no valley opens across {line}."
+        study = (f"Does not agree with the caption in full: the ridge along {ridge_line} remains, but no valley opens "
+                 f"across {line}.")
     elif dip:
         study = (f"Does not agree with the caption in full: a valley opens across {line}, but the mode leaves the "
                  f"ridge along {ridge_line}.")

@@ -6,7 +6,7 @@ from scipy import stats
 
 import vinf
 from experiments._study import Note, quick_banner
-from experiments.mean_field import FULL
+from experiments.mean_field import FULL, NUM_COMPONENTS
 from vinf.plotting import PALETTE, figure, grid_density
 
 # The two components, upper and lower (the thesis's yellow and purple), colour-blind safe.
@@ -20,6 +20,7 @@ MEAN_TOLERANCE = 0.05  # Figure 3: mean field "finds the mean" when every traini
 VARIANCE_TOLERANCE = 0.05  # relative: and "the optimum variances" when their mean is this close to 1/Lambda_ii
 ELBO_ERRORS = 3  # an ELBO "matches" a value within this many standard errors over the trainings
 ELBO_FLOOR = 0.01  # or within this, the evaluation's Monte-Carlo error
+HDR_MASSES = (0.95, 0.8, 0.5, 0.2)  # Figure 6: the predictive density's regions holding these shares
 GAP_TOLERANCE = 0.02  # nats: Figure 7's best start "reaches" the quadrature optimum within this (Monte-Carlo error)
 
 
@@ -40,7 +41,7 @@ def _fmt(values, digits=2):
     return "(" + ", ".join(f"{v:.{digits}f}" for v in np.ravel(values)) + ")"
 
 
-def _hdr_levels(density, cell, masses=(0.95, 0.8, 0.5, 0.2)):
+def _hdr_levels(density, cell, masses=HDR_MASSES):
     """Density values whose super-level sets hold ``masses`` of the grid's probability (increasing)."""
     values = np.sort(density.ravel())[::-1]
     mass = np.cumsum(values) * cell
@@ -98,7 +99,8 @@ def fig3_mean_field_compactness(run, res):
     low, high = loc - 4.2 * np.sqrt(np.diag(cov)), loc + 4.2 * np.sqrt(np.diag(cov))
     axes[0, 0].set(xlim=(low[0], high[0]), ylim=(low[1], high[1]))
     fig.suptitle("Fig. 3: mean-field and full-rank Gaussian q of a correlated Gaussian\n"
-                 f"(contours at {', '.join(map(str, RADII))} sd; the ELBO is −KL(q‖p) since log Z = 0)", fontsize=11)
+                 f"(contours at {', '.join(map(str, RADII))} sd; the ELBO is −KL(q‖p) since log Z = 0)",
+                 fontsize=11)
     fig.tight_layout()
     run.save_figure(fig, "fig3_mean_field_compactness.png", ["fig3"])
 
@@ -132,7 +134,8 @@ def fig6_cavi_clustering(run, res, x):
     density = np.exp(vinf.cavi.predictive_log_prob(np.stack([X.ravel(), Y.ravel()], -1), post)).reshape(X.shape)
     levels = _hdr_levels(density, (g1[1] - g1[0]) * (g2[1] - g2[0]))
     ax.contour(X, Y, density, levels=levels, colors="0.2", linewidths=1.0)
-    handles = [_key("0.2", "p(x̂|x), eq. 47: 20/50/80/95 % regions")]
+    regions = "/".join(f"{100 * m:g}" for m in sorted(HDR_MASSES))
+    handles = [_key("0.2", f"p(x̂|x), eq. 47: {regions} % regions")]
     for rank, k in enumerate(_upper_first(post.m)):
         sel = labels == k
         handles.append(ax.scatter(x[sel, 0], x[sel, 1], s=9, color=COMPONENT_COLOURS[rank], alpha=0.8,
@@ -231,8 +234,8 @@ def placement(mean, sd, post, on=ON_MODE_SD, span=SPAN_SD):
     nearest = int(np.argmin(np.abs(locs - mean)))
     spanned = [f"{m:g}" for m in locs if abs(m - mean) <= span * sd]
     if abs(locs[nearest] - mean) <= on * scales[nearest]:
-        where = (f"sits on the mode at {locs[nearest]:g} (its mean within {on:g} sd of it), with {sd / scales[nearest]:.2f} "
-                 "times that mode's sd")
+        where = (f"sits on the mode at {locs[nearest]:g} (its mean within {on:g} sd of it), with "
+                 f"{sd / scales[nearest]:.2f} times that mode's sd")
     elif locs.min() < mean < locs.max():
         where = "puts its peak in the valley between the modes"
     else:
@@ -254,8 +257,8 @@ def _section_fig2(f2):
     far = f2["kl"] >= FAR_KL
     return Note(f"Posterior p = {mixture}. The best of {len(f2['elbo'])} ADVI trainings is N({q_mean:.2f}, "
                 f"{q_sd:.2f}²) with KL(q‖p) = {f2['kl']:.3f} nats (log Z = 0); it {placement(q_mean, q_sd, post)}. "
-                f"The moment-matched Gaussian (the KL(p‖q) optimum) is N({mm['mean']:.2f}, {mm['sd']:.2f}²). A Gaussian "
-                "has one mode, so none reproduces the two.",
+                f"The moment-matched Gaussian (the KL(p‖q) optimum) is N({mm['mean']:.2f}, {mm['sd']:.2f}²). "
+                "A Gaussian has one mode, so none reproduces the two.",
                 f"As the study's Figure 2 argues, the Gaussian family cannot come close to this posterior (KL ≥ "
                 f"{FAR_KL:g} nats)." if far else
                 f"Unlike the study's argument, the best Gaussian comes within {FAR_KL:g} nats of this posterior.")
@@ -309,7 +312,8 @@ def _section_fig4(cavi, seed):
                 f"{np.asarray(gen['covs'][0]).tolist()}, μ₂ = {_fmt(gen['locs'][1], 4)}, Σ₂ = "
                 f"{np.asarray(gen['covs'][1]).tolist()}. The study prints no parameters for its Figure 4 (nor for "
                 f"the same mixture in its Figure 19); these are vinf's. Their means lie {apart:.1f} apart in x₂.",
-                "One component above, one below, as in the study's Figure 4." if apart > 0 else "")
+                "One component above, one below, as in the study's Figure 4." if apart > 0 else
+                "Unlike the study's Figure 4, the components do not lie one above the other.")
 
 
 def _section_fig5():
@@ -340,8 +344,8 @@ def _section_fig6(cavi):
     at_means, between = cavi["predictive_at_means"], cavi["predictive_between"]
     both = between < min(at_means)
     return Note(
-        f"CAVI (K = 2, α₀ = {prior['alpha0']:g}, β₀ = {prior['beta0']:g}, ν₀ = {prior['nu0']:g}, m₀ = data mean, "
-        f"W₀ = inverse data covariance) {iterations} ({cavi['seconds'] * 1e3:.0f} ms) to ELBO = "
+        f"CAVI (K = {NUM_COMPONENTS}, α₀ = {prior['alpha0']:g}, β₀ = {prior['beta0']:g}, ν₀ = {prior['nu0']:g}, "
+        f"m₀ = data mean, W₀ = inverse data covariance) {iterations} ({cavi['seconds'] * 1e3:.0f} ms) to ELBO = "
         f"{cavi['elbo'][-1]:.3f}; {monotone}. It assigns {100 * cavi['accuracy']:.1f} % of the points to their "
         "generating component. Fitted mixture (weights E[π], means m_k, covariances (ν_k W_k)⁻¹): "
         f"π = {_fmt(fitted['weights'])}, μ₁ = {_fmt(fitted['locs'][0])}, "

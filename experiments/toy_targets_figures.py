@@ -7,7 +7,7 @@ Three figure shapes repeat over the targets, each drawn by one function:
 Every statement of the report about a figure rests on a number measured here
 (``make_all`` returns them; the driver saves them under ``measured`` in
 ``results.json``): mass per mode or branch, the cut of Figure 25, the peaks of
-``q_K``, the collapses of Figure 17.
+``q_K``, the collapses of Figure 17, where mean field's start near the origin ends.
 """
 import dataclasses
 import inspect
@@ -42,6 +42,19 @@ RING_SIDES = 3.5  # |z1| beyond which the draws lie on the ring's sides, away fr
 SYMMETRY_TOLERANCE = 1e-6  # a target with |log p(z) - log p(-z)| below this on its grid is point-symmetric
 
 
+def figure_eight_phrase(covariance=True):
+    """Figures 22-24's mixture as ``μ = (1, 1) / (−1, −1), Σ = 0.45 I``, from ``FIGURE_EIGHT``."""
+    point = lambda v: "(" + ", ".join(f"{x:g}".replace("-", "−") for x in v) + ")"  # noqa: E731
+    text = "μ = " + " / ".join(point(m) for m in FIGURE_EIGHT["locs"])
+    if not covariance:
+        return text
+    covs = [np.asarray(c) for c in FIGURE_EIGHT["covs"]]
+    isotropic = all(np.allclose(c, c[0, 0] * np.eye(len(c))) for c in covs) and all(
+        np.allclose(c, covs[0]) for c in covs)
+    return text + (f", Σ = {covs[0][0, 0]:g} I" if isotropic else
+                   ", Σ = " + " / ".join(str(c.tolist()) for c in covs))
+
+
 @dataclasses.dataclass(frozen=True)
 class Panels:
     """The thesis figures of one 2-D target: true density, KDE + hexbin, coloured samples, flow effect."""
@@ -55,7 +68,7 @@ class Panels:
 
 PANELS = {
     "gaussian_mixture": Panels("Gaussian mixture of section II (CAVI fit)", 19, 20, 21),
-    "figure_eight": Panels("symmetric mixture, μ = ±(1, 1), Σ = 0.45 I (eqs. 83-84)", 22, 23, 24, 25),
+    "figure_eight": Panels(f"symmetric mixture, {figure_eight_phrase()} (eqs. 83-84)", 22, 23, 24, 25),
     "banana": Panels("banana (eq. 85)", 26, 27, 28),
     "circle": Panels("circle (eq. 86)", 30, 31, 32, 33),
 }

@@ -16,8 +16,8 @@ from experiments.agreement import Z_AGREE, format_z, z_between
 from experiments.toy_targets import (ANNEAL_FRACTION, BOTH_MODES_KL, FAMILIES, LEARNING_RATE, LONGER,
                                      MEAN_FIELD_STEPS, ONE_MODE_SHARE, OPTIMUM_STARTS, PLATEAU, SAMPLE_SIZE,
                                      VARIANT_LABELS, VARIANTS, best_member)
-from experiments.toy_targets_figures import (COLLAPSE, ENERGIES, ENERGY_WINDOW, FIGURE_EIGHT, FLOWS, LOBES, MASS_LEVELS,
-                                             RING_SIDES, SECTOR_DEGREES, TAIL_FRACTION)
+from experiments.toy_targets_figures import (COLLAPSE, ENERGIES, ENERGY_WINDOW, FLOWS, LOBES, MASS_LEVELS, RING_SIDES,
+                                             SECTOR_DEGREES, TAIL_FRACTION, figure_eight_phrase)
 
 FAMILY_NAMES = dict(planar="planar", radial="radial", mean_field="mean-field")
 CLOSE_KL = 0.05  # nats: a fit this close to p "follows" it
@@ -55,10 +55,6 @@ def names(items):
     if len(items) < 2:
         return items[0] if items else "none"
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def verb(items, one="is", many="are"):
-    return one if len(list(items)) == 1 else many
 
 
 def _number(value, spec=".4f"):
@@ -243,18 +239,6 @@ def _kl_phrase(kl, target, families=FAMILIES):
     return ", ".join(f"{FAMILY_NAMES[f]} {kl[target][f]:.3f}" for f in families)
 
 
-def figure_eight_phrase(covariance=True):
-    """Figures 22-24's mixture as ``μ = (1, 1) / (−1, −1), Σ = 0.45 I``, from ``FIGURE_EIGHT``."""
-    point = lambda v: "(" + ", ".join(f"{x:g}".replace("-", "−") for x in v) + ")"  # noqa: E731
-    text = "μ = " + " / ".join(point(m) for m in FIGURE_EIGHT["locs"])
-    if not covariance:
-        return text
-    covs = [np.asarray(c) for c in FIGURE_EIGHT["covs"]]
-    isotropic = all(np.allclose(c, c[0, 0] * np.eye(len(c))) for c in covs) and all(
-        np.allclose(c, covs[0]) for c in covs)
-    return text + (f", Σ = {covs[0][0, 0]:g} I" if isotropic else ", Σ = " + " / ".join(str(c.tolist()) for c in covs))
-
-
 def _peak(x):
     return -math.inf if x["peak"] is None else x["peak"]
 
@@ -277,10 +261,11 @@ def note_mixture(kl, components, mixture):
     true_denser = "lower" if truth[lower]["true_peak"] > truth[upper]["true_peak"] else "upper"
     upper_denser = [f for f in FLOWS if denser[f] != "lower"]
     away = [f for f in FLOWS if not all(_at_mean(x) for x in components[f])]
-    failures = ([f"the draws' correlation has the wrong sign for {names(wrong_sign)}"] if wrong_sign else []) + (
-        [f"the shares miss the weights by more than {SHARE_TOLERANCE:g} for {names(off_share)}"] if off_share else []) + (
-        [f"q_K is highest in the upper component for {names(upper_denser)}"] if upper_denser else []) + (
-        ["the true density is higher at the upper mean"] if true_denser != "lower" else [])
+    failures = [text for fails, text in (
+        (wrong_sign, f"the draws' correlation has the wrong sign for {names(wrong_sign)}"),
+        (off_share, f"the shares miss the weights by more than {SHARE_TOLERANCE:g} for {names(off_share)}"),
+        (upper_denser, f"q_K is highest in the upper component for {names(upper_denser)}"),
+        (true_denser != "lower", "the true density is higher at the upper mean")) if fails]
     fig20 = Note(
         "Share of the draws nearest each component (upper / lower): " + "; ".join(
             f"{f} {components[f][upper]['share']:.3f} / {components[f][lower]['share']:.3f}" for f in FLOWS)
@@ -314,8 +299,8 @@ def note_symmetric(kl, components, cut):
               min(x["peak"] for x in components[f]) / max(x["peak"] for x in components[f]) for f in FLOWS}
     unequal = [f for f in FLOWS if ratios[f] is None or ratios[f] < EQUAL_PEAKS]
     away = [f for f in FLOWS if not all(_at_mean(x) for x in components[f])]
-    fig23 = Note(f"Share of the draws nearest each mode ({figure_eight_phrase(covariance=False)}): {shares}. KL(q‖p): "
-                 + _kl_phrase(kl, "figure_eight") + ".",
+    fig23 = Note(f"Share of the draws nearest each mode ({figure_eight_phrase(covariance=False)}): {shares}. "
+                 "KL(q‖p): " + _kl_phrase(kl, "figure_eight") + ".",
                  "As in the study, both symmetric modes are covered." if not thin else
                  f"Unlike the study, one mode holds less than {percent(ONE_MODE_SHARE, 0)} of the draws of "
                  f"{names(thin)}.")
@@ -338,7 +323,7 @@ def note_symmetric(kl, components, cut):
         study = ("As in the study, q_0 is cut along one line, each side carried to one mode, "
                  + ("into two halves" if not uneven else f"though not into halves for {names(uneven)}")
                  + "; the study's cut was horizontal (along the red/blue and green/yellow demarcation)"
-                 + (", as ours." if not slanted else f"; ours is not for {names(slanted)}."))
+                 + (", as ours." if not slanted else f"; ours is not horizontal for {names(slanted)}."))
     fig25 = Note(
         "Each draw z_0 is labelled by the mode its image reaches (the side of z1 + z2 = 0) and Fisher's "
         f"discriminant finds the line of z_0's plane that separates the labels: {cut_sentence(cut)}.", study)
@@ -385,7 +370,8 @@ def note_banana(kl, arms, peaks, nuts):
         f"As in the study, NUTS draws the same banana (|z| < {Z_AGREE:g})." if agree else
         "The study found NUTS's banana like the flows'; here " + (
             "no draw counts, so nothing is compared." if z is None else
-            "NUTS's arms hold " + ("more" if z > 0 else "less") + f" mass than the exact banana (|z| ≥ {Z_AGREE:g})."))
+            "NUTS's arms hold " + ("more" if z > 0 else "less")
+            + f" mass than the exact banana (|z| ≥ {Z_AGREE:g})."))
     return fig27, fig28, fig29
 
 
@@ -586,8 +572,8 @@ def facts(run, rows, modes, measured, mixture):
     table = {r["target"]: {r2["family"]: r2 for r2 in rows if r2["target"] == r["target"]} for r in rows}
     return dict(
         kl={t: {f: r["kl"][best_member(r)] for f, r in by.items()} for t, by in table.items()},
-        log_z={t: by["planar"]["log_evidence"] for t, by in table.items()},
-        setting={t: (by["planar"]["num_flows"], by["planar"]["num_steps"]) for t, by in table.items()},
+        log_z={t: next(iter(by.values()))["log_evidence"] for t, by in table.items()},
+        setting={t: (by["planar"]["num_flows"], by["planar"]["num_steps"]) for t, by in table.items() if "planar" in by},
         traces=measured["traces"],
         arms=measured["arms"],
         measured=measured,
@@ -695,6 +681,7 @@ def write_report(run, rows, modes, measured, mixture):
     mean_field = [r for r in rows if r["family"] == "mean_field"]
     hills = {v: r for (t, v), r in f["modes"].items() if t == "energy1"}
     seeds = next((r["num_runs"] for r in modes["runs"]), 0)
+    w_scale = VARIANTS["thesis_init"]["surrogate"]["w_scale"]
     lines = [_banner(run)] if quick else []
     lines.append(_setting_sentence(f, quick))
     for number in range(17, 36):
@@ -710,8 +697,8 @@ def write_report(run, rows, modes, measured, mixture):
         "The study remarks that energy 1 is sometimes fitted on one arc only, and its Figure 18 shows both hills "
         f"of the two-hills target captured. For both targets (modes either side of z1 = 0) we trained "
         f"{plural(seeds, 'seed')} as one batched planar surrogate at the figures' K and steps, under our choices and "
-        f"under each of: the study's planar initialisation (w at sd {VARIANTS['thesis_init']['surrogate']['w_scale']:g}; "
-        "ours 1/√D), the study's checkpoint (the lowest single-step loss; ours its moving average), both, annealing "
+        f"under each of: the study's planar initialisation (w at sd {w_scale:g}; ours 1/√D), the study's checkpoint "
+        "(the lowest single-step loss; ours its moving average), both, annealing "
         f"as Rezende & Mohamed (β_t = min(1, {ANNEAL_START:g} + t/N) over the first N = 1/{ANNEAL_FRACTION} of the "
         f"steps, the recorded loss staying the true −ELBO), and {LONGER} times the steps; the "
         "same seeds each time: the study's checkpoint follows our training step for step and differs only in the "

@@ -191,3 +191,13 @@ def test_figure_7_gap_has_three_branches(gap, phrase):
     from experiments import mean_field_figures as mff
 
     assert mff.gap_phrase(gap).startswith(phrase)
+
+
+def test_figure_4_says_whether_the_components_lie_one_above_the_other():
+    from experiments import mean_field_figures as mff
+
+    cavi = dict(num_points=500, generating=dict(weights=[0.5, 0.5], locs=[[7.0, 6.0], [9.0, -4.0]],
+                                                covs=[np.eye(2).tolist()] * 2))
+    assert mff._section_fig4(cavi, 0).study.startswith("One component above, one below")
+    cavi["generating"]["locs"] = [[7.0, 1.0], [9.0, 1.0]]
+    assert mff._section_fig4(cavi, 0).study.startswith("Unlike the study's Figure 4")
