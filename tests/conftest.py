@@ -2,18 +2,47 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 
 import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
+
+
+@contextlib.contextmanager
+def _once(tmp_path_factory, name):
+    """A folder made once per test session, shared by pytest-xdist's workers: the first to arrive makes it
+    while the others wait on its lock. Yields ``(folder, done)``; the caller fills the folder unless ``done``."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the base folder all workers share
+    folder = root / f"shared-{name}"
+    with FileLock(str(folder) + ".lock"):
+        marker = folder / ".done"
+        yield folder, marker.exists()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
 
 @pytest.fixture(scope="session")
 def eight_schools_quick(tmp_path_factory):
     """``python -m experiments.eight_schools --quick`` once per session, where the experiments built on it
     (ablations, beyond) look for it: ``<repo>/runs/quick/eight_schools`` of a scratch repo root."""
-    from experiments import eight_schools
+    with _once(tmp_path_factory, "repo") as (root, done):
+        out = root / "runs" / "quick" / "eight_schools"
+        if not done:
+            from experiments import eight_schools
 
-    root = tmp_path_factory.mktemp("repo")
-    out = root / "runs" / "quick" / "eight_schools"
-    eight_schools.main(["--quick", "--jobs", "2", "--out", str(out)])
+            eight_schools.main(["--quick", "--jobs", "2", "--out", str(out)])
     return root, out, json.loads((out / "results.json").read_text())["rows"]
+
+
+@pytest.fixture(scope="session")
+def mean_field_quick(tmp_path_factory):
+    """``python -m experiments.mean_field --quick`` once per session: its folder and results."""
+    with _once(tmp_path_factory, "mean_field") as (out, done):
+        if not done:
+            from experiments import mean_field
+
+            mean_field.main(["--quick", "--out", str(out)])
+    return out, json.loads((out / "results.json").read_text())

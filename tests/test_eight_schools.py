@@ -79,8 +79,8 @@ def _mean_and_mcse(idata, name):
 
 
 def test_nuts_means_agree_with_a_longer_run():
-    short = vinf.mcmc.eight_schools_nuts(draws=1000, tune=500, seed=1)
-    long = vinf.mcmc.eight_schools_nuts(draws=4000, tune=1000, seed=2)
+    short = vinf.mcmc.eight_schools_nuts(draws=500, tune=500, seed=1)
+    long = vinf.mcmc.eight_schools_nuts(draws=2000, tune=500, seed=2)
     for name in ("mu", "tau"):
         (m1, e1), (m2, e2) = _mean_and_mcse(short, name), _mean_and_mcse(long, name)
         assert abs(m1 - m2) < 4 * math.hypot(e1, e2), name

@@ -12,10 +12,9 @@ FIGURES = ("fig2", "fig3", "fig4", "fig6", "fig7")
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mean_field")
-    mean_field.main(["--quick", "--out", str(out)])
-    return out, json.loads((out / "results.json").read_text())["extra"]
+def quick(mean_field_quick):
+    out, results = mean_field_quick
+    return out, results["extra"]
 
 
 def _standard_error(values):

@@ -71,11 +71,9 @@ def test_help_answers_without_tensorflow_and_writes_nothing(module):
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
+def local_run(mean_field_quick):
     """A quick mean-field run on local processes (the default executor)."""
-    out = tmp_path_factory.mktemp("local") / "mean_field"
-    mean_field.main(["--quick", "--out", str(out)])
-    return out
+    return mean_field_quick[0]
 
 
 @pytest.mark.parametrize("argv, named", [(["--quick", "--seed", "1"], "seed 0 there, 1 now"),
