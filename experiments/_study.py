@@ -22,6 +22,11 @@ VARIANTS = {
 }
 
 
+def plural(n, word, many=None):
+    """``1 seed``, ``2 seeds`` (``many``: an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def percent(share, digits=1):
     """``0.123`` as ``12.3 %``."""
     return f"{100 * share:.{digits}f} %"

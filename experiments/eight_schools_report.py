@@ -7,15 +7,12 @@ from scipy import stats
 
 import vinf
 from experiments import _study, agreement
+from experiments._study import plural
 from experiments import eight_schools_claims as claims
 from experiments.eight_schools_figures import (COMPARISONS, FIG48_DEPTHS, WINDOW_MASS, _depth_rows, _key, _posterior, load_draws,
                                                outside, window)
 
 SKEW_MATCH = 0.1  # skewnesses "match" when they differ by at most this fraction of max(1, |NUTS's|)
-
-
-def _plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _default(rows):
@@ -85,14 +82,14 @@ def differences_text(rows):
         higher = [r for r in elbo if r["elbo_mean"] > r["thesis"]["elbo_mean"]]
         gaps = [r["log_evidence"] - r["thesis"]["elbo_mean"] for r in elbo]
         ours = [r["log_evidence"] - r["elbo_mean"] for r in elbo]
-        text += (f"Of the {_plural(len(elbo), 'row')} whose ELBO differs, ours is the higher in {len(higher)}: the "
+        text += (f"Of the {plural(len(elbo), 'row')} whose ELBO differs, ours is the higher in {len(higher)}: the "
                  f"study's ELBOs there lie {_span(gaps)} its target's log Z, ours {_span(ours)}. ")
         if higher and all(r["elbo_mean"] <= r["log_evidence"] for r in higher):
             text += ("A higher ELBO that stays under log Z, with the same family, K, steps, S and learning rate, "
                      "is a tighter fit, not an error. ")
     if khat:
         higher = [r for r in khat if r["khat_thesis_mean"] > r["thesis"]["khat_mean"]]
-        text += (f"Of the {_plural(len(khat), 'row')} whose k̂ differs, ours is the higher in {len(higher)}: "
+        text += (f"Of the {plural(len(khat), 'row')} whose k̂ differs, ours is the higher in {len(higher)}: "
                  + "; ".join(f"{r['key']} {r['khat_thesis_mean']:.2f} against {r['thesis']['khat_mean']:.2f} "
                              f"(z = {agreement.format_z(agreement.z_thesis(r, 'khat'))})" for r in khat) + ". ")
     differing = {r["key"] for r in elbo + khat}
@@ -145,7 +142,7 @@ def nuts_diagnostics_text(diagnostics, num_schools):
     verdict = "converged" if d["converged"] else "NOT converged by our rule"
     return (f"NUTS on {num_schools} school{'s' if num_schools > 1 else ''}: {d['chains']} chains × {d['draws']} "
             f"draws, target_accept {d['target_accept']:g}, R-hat ≤ {d['r_hat_max']:.3f}, bulk ESS ≥ "
-            f"{d['ess_bulk_min']:.0f}, {_plural(d['divergences'], 'divergence')} ({verdict}: R-hat ≤ "
+            f"{d['ess_bulk_min']:.0f}, {plural(d['divergences'], 'divergence')} ({verdict}: R-hat ≤ "
             f"{vinf.mcmc.R_HAT_MAX}, ESS ≥ {vinf.mcmc.ESS_BULK_MIN})")
 
 
@@ -169,9 +166,9 @@ def nuts_sentence(diagnostics):
             f"its funnel), with target_accept tried at {', '.join(f'{a:g}' for a in accepts)} in turn until no "
             "divergence remains, keeping the attempt with the fewest: ")
     text += ("none remains." if not divergent else "divergences remain in " + ", ".join(
-        f"{_plural(j, 'school')} ({n})" for j, n in divergent.items()) + ".")
+        f"{plural(j, 'school')} ({n})" for j, n in divergent.items()) + ".")
     text += (f" Every run meets R-hat ≤ {vinf.mcmc.R_HAT_MAX} and bulk ESS ≥ {vinf.mcmc.ESS_BULK_MIN}." if not unconverged
-             else f" Not converged by that rule: {', '.join(_plural(j, 'school') for j in unconverged)}.")
+             else f" Not converged by that rule: {', '.join(plural(j, 'school') for j in unconverged)}.")
     return text + "\n"
 
 

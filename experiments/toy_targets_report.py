@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from experiments import _study
-from experiments._study import Note, percent
+from experiments._study import Note, percent, plural
 from experiments.agreement import Z_AGREE, format_z, z_between
 from experiments.toy_targets import (ANNEAL_FRACTION, BOTH_MODES_KL, FAMILIES, LEARNING_RATE, LONGER,
                                      MEAN_FIELD_STEPS, ONE_MODE_SHARE, OPTIMUM_STARTS, PLATEAU, SAMPLE_SIZE,
@@ -42,11 +42,6 @@ MC_ERRORS = 3  # an ELBO above log Z by more than this many Monte-Carlo errors i
 def sentence(text):
     """``text`` with its first letter capitalised (``str.capitalize`` would lower the rest)."""
     return text[:1].upper() + text[1:]
-
-
-def plural(n, word, many=None):
-    """``1 seed``, ``2 seeds`` (``many``: an irregular plural)."""
-    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 def names(items):

@@ -46,3 +46,13 @@ def mean_field_quick(tmp_path_factory):
 
             mean_field.main(["--quick", "--out", str(out)])
     return out, json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture()
+def quick_repo(eight_schools_quick, monkeypatch):
+    """The scratch repo root of ``eight_schools_quick``, made the experiments' repo for the test."""
+    from experiments import _common
+
+    root = eight_schools_quick[0]
+    monkeypatch.setattr(_common, "REPO", root)
+    return root

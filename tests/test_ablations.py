@@ -11,10 +11,9 @@ from experiments import eight_schools as es
 SMALL = dataclasses.replace(es.QUICK, num_steps=100, depths=(2,))
 
 
-def test_ablations_rerun_each_departure_with_variant_rows(eight_schools_quick, monkeypatch):
-    root, _, defaults = eight_schools_quick
-    monkeypatch.setattr(_common, "REPO", root)
-    out = root / "runs" / "quick" / "ablations"
+def test_ablations_rerun_each_departure_with_variant_rows(quick_repo, eight_schools_quick):
+    defaults = eight_schools_quick[2]
+    out = quick_repo / "runs" / "quick" / "ablations"
     dataclasses.replace(ablations.EXPERIMENT, quick=SMALL).main(["--quick", "--jobs", "2", "--out", str(out)])
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert {r["variant"] for r in rows} == set(ablations.ABLATED)

@@ -2,17 +2,15 @@
 import dataclasses
 import json
 
-from experiments import _common, beyond
+from experiments import beyond
 from experiments import eight_schools as es
 
 # One layer of each neural flow, one depth of each sweep and fewer steps than --quick: the same code path
 SMALL = beyond.Scale(dataclasses.replace(es.QUICK, num_steps=100), 1, 1, (4,), (4,), (4,), (4,))
 
 
-def test_beyond_trains_every_family_with_elbos_below_log_z(eight_schools_quick, monkeypatch):
-    root, _, _ = eight_schools_quick
-    monkeypatch.setattr(_common, "REPO", root)
-    out = root / "runs" / "quick" / "beyond"
+def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):
+    out = quick_repo / "runs" / "quick" / "beyond"
     dataclasses.replace(beyond.EXPERIMENT, quick=SMALL).main(["--quick", "--jobs", "2", "--out", str(out)])
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert {"full_rank", "iaf", "realnvp", "spline", "planar"} <= {r["method"] for r in rows}
