@@ -59,8 +59,8 @@ def main(argv=None):
     if not args.quick:
         from experiments import report
 
-        if args.only is None:
-            record_total(total)
+        if args.only is None and not any(run.resumed for run in runs):
+            record_total(total)  # a complete run; one that resumed or only redrew keeps the last complete total
         report.write()
         print(f"all done in {total:.0f} s; report: {FIGURES / 'README.md'}")
 

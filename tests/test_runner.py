@@ -214,3 +214,33 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
     time.sleep(2)
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no worker is left running
+
+
+def test_a_redraw_of_every_experiment_keeps_the_last_complete_total(tmp_path, monkeypatch):
+    recorded = []
+    monkeypatch.setattr(driver, "record_total", recorded.append)
+
+    class Stub:
+        def __init__(self, resumed):
+            self.name, self.resumed, self.pool = "stub", resumed, None
+
+    class Experiment:
+        name = "stub"
+
+        def __init__(self, resumed):
+            self.resumed = resumed
+
+        def open(self, flags):
+            return Stub(self.resumed)
+
+        def execute(self, run):
+            pass
+
+    monkeypatch.setattr(driver, "EXPERIMENTS", ("a", "b"))
+    monkeypatch.setattr(report, "write", lambda: None)
+    for resumed, expected in ((False, 1), (True, 0)):
+        recorded.clear()
+        module = type("Module", (), {"EXPERIMENT": Experiment(resumed)})
+        monkeypatch.setattr(driver.importlib, "import_module", lambda name, module=module: module)
+        driver.main(["--jobs", "1"])
+        assert len(recorded) == expected
