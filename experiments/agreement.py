@@ -58,6 +58,17 @@ def z_rows(a, b, quantity):
     return z_between(a[mean], a[sd], _runs(a), b[mean], b[sd], _runs(b))
 
 
+P_AGREE = math.erfc(Z_AGREE / math.sqrt(2))  # the two-sided p of |z| = Z_AGREE: the same rule for counts
+
+
+def counts_p(count_a, count_b, runs):
+    """Fisher's exact two-sided p that ``count_a`` and ``count_b`` successes in ``runs`` trials each differ
+    only by chance; counts differ when ``p < P_AGREE``."""
+    from scipy.stats import fisher_exact
+
+    return float(fisher_exact([[count_a, runs - count_a], [count_b, runs - count_b]])[1])
+
+
 def agrees(z):
     return z is not None and abs(z) < Z_AGREE
 

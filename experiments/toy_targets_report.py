@@ -12,7 +12,7 @@ import numpy as np
 
 from experiments import _study
 from experiments._study import Note, percent, plural
-from experiments.agreement import Z_AGREE, format_z, z_between
+from experiments.agreement import P_AGREE, Z_AGREE, counts_p, format_z, z_between
 from experiments.toy_targets import (ANNEAL_FRACTION, BOTH_MODES_KL, FAMILIES, LEARNING_RATE, LONGER,
                                      MEAN_FIELD_STEPS, ONE_MODE_SHARE, OPTIMUM_STARTS, PLATEAU, SAMPLE_SIZE,
                                      VARIANT_LABELS, VARIANTS, best_member)
@@ -154,8 +154,10 @@ def variant_sentence(name, by_variant, variants=DEPARTURES):
         kl = float(np.median(r["kl"]))
         parts.append(f"{VARIANT_LABELS[v]} {r['both_sides']} (median KL {kl:.3f}, {kl - kl0:+.3f})")
         if r["both_sides"] != ours:
+            p = counts_p(r["both_sides"], ours, runs)
             changes.append(f"{VARIANT_LABELS[v]} {'raises' if r['both_sides'] > ours else 'lowers'} it to "
-                           f"{r['both_sides']}")
+                           f"{r['both_sides']} (Fisher's exact p = {p:.2f}: "
+                           f"{'beyond' if p < P_AGREE else 'within'} chance)")
     head = (f"{name}: under our choices {ours} of {plural(runs, 'seed')} cover both modes (≥ "
             f"{100 * ONE_MODE_SHARE:.0f} % of q on each side of z1 = 0; median KL {kl0:.3f})")
     if not parts:
@@ -517,9 +519,13 @@ def study_hills_verdict(ours, theirs, runs):
         return f"{head}, in every seed: the departures explain the difference"
     if theirs == ours:
         return f"{head}, in as many: the departures do not explain the difference"
+    p = counts_p(theirs, ours, runs)
+    if p >= P_AGREE:
+        return (f"{head}, in {theirs}: no more apart than chance allows (Fisher's exact p = {p:.2f}), so the "
+                "departures do not explain the difference")
     if theirs > ours:
-        return f"{head}, in {theirs}: the departures explain part of it"
-    return f"{head}, in only {theirs}: the study's choices do worse here"
+        return f"{head}, in {theirs} (Fisher's exact p = {p:.2f}): the departures explain part of it"
+    return f"{head}, in only {theirs} (Fisher's exact p = {p:.2f}): the study's choices do worse here"
 
 
 def note_two_hills(kl, modes, log_z):

@@ -185,13 +185,13 @@ def test_variant_sentence_says_whether_a_departure_changes_the_count():
     assert "No departure changes that number." in report.variant_sentence("Two hills", same)
     changed = dict(same, thesis_all=entry(7, 0.2))
     text = report.variant_sentence("Two hills", changed)
-    assert "No departure" not in text and "Study's init and checkpoint raises it to 7." in text
+    assert "No departure" not in text and "Study's init and checkpoint raises it to 7 (Fisher's exact p = 0.00: beyond chance)." in text
     assert "-0.490" in text  # how far the median KL moves
 
 
 @pytest.mark.parametrize("ours, theirs, phrase", [(10, 10, "so do ours"), (0, 10, "explain the difference"),
-                                                  (0, 0, "do not explain"), (0, 4, "explain part"),
-                                                  (5, 2, "do worse")])
+                                                  (0, 0, "do not explain"), (0, 5, "explain part"),
+                                                  (0, 2, "no more apart than chance"), (9, 2, "do worse")])
 def test_figure_18_verdict_follows_the_counts(ours, theirs, phrase):
     assert phrase in report.study_hills_verdict(ours, theirs, 10)
 
