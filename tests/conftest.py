@@ -18,9 +18,8 @@ def _once(tmp_path_factory, name):
         root = root.parent  # the base folder all workers share
     folder = root / f"shared-{name}"
     with FileLock(str(folder) + ".lock"):
-        marker = folder / ".done"
+        marker = root / f"shared-{name}.done"  # beside the folder, not in it: the folder is an experiment's output
         yield folder, marker.exists()
-        marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
 
 
