@@ -175,6 +175,9 @@ def groups(specs):
     return [Group(tuple(members)) for members in by_key.values()]
 
 
+ATTEMPTS = 3  # trainings of a group before its divergence is an error (the study's planar start diverges at times)
+
+
 def _seed(base, key):
     return (base * 1_000_003 + zlib.crc32(key.encode())) % 2**31
 
@@ -193,7 +196,7 @@ def train_group(group, scale, base_seed, gradient_norms=False):
     target = vinf.targets.side_by_side(targets, runs)
     seed = _seed(base_seed, group.key)
     options = {"learning_rate": LEARNING_RATE, "jit_compile": scale.jit_compile, **first.fit_options()}
-    for attempt in range(2):  # one retry with a new seed if a training diverges
+    for attempt in range(ATTEMPTS):  # a new seed if a training diverges
         q = first.surrogate(runs * len(targets), seed + attempt)
         norms_before = vinf.diagnostics.layer_gradient_norms(target.log_prob, q, seed=seed) if gradient_norms else None
         try:
@@ -201,7 +204,7 @@ def train_group(group, scale, base_seed, gradient_norms=False):
                            seed=seed + attempt, progress=False, **options)
             break
         except FloatingPointError:
-            if attempt == 1:
+            if attempt == ATTEMPTS - 1:
                 raise
     norms_after = vinf.diagnostics.layer_gradient_norms(target.log_prob, q, seed=seed) if gradient_norms else None
     started = time.perf_counter()

@@ -89,7 +89,7 @@ Where this reproduction chooses differently from the study, and why:
 - **Repeated trainings run together.** The {runs} trainings of a row, and rows that differ only in their target,
   are members of one batched surrogate: each has its own parameters, loss, Adam state and checkpoint, so
   the arithmetic is that of separate runs; only the random streams differ. A batch whose loss turns
-  non-finite is trained again once from a new seed (`retried` in `results.json`).
+  non-finite is trained again from a new seed, up to {eight_schools.ATTEMPTS - 1} times (`retried` in `results.json`).
 - **One school**: with J = 1 the study's target and the true model coincide, so Table IV is trained once
   and shown under both.
 - **Radial flows** are reported beside planar ones everywhere (the study trained but did not report them).
