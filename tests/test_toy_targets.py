@@ -1,5 +1,6 @@
 """The demonstrative targets (section VI.A): fits bounded by the exact log Z, densities that integrate to 1,
 and the experiment end to end at reduced scale."""
+import dataclasses
 import json
 import math
 
@@ -380,10 +381,15 @@ def test_measurements_guard_empty_regions():
 # ------------------------------------------------------------------ end to end
 
 
+# Fewer steps and draws than --quick: the same code path, within the test suite's time
+SMALL = dataclasses.replace(toy_targets.QUICK, max_steps=150, draws=1000, eval_draws=5000, nuts_draws=200,
+                            nuts_tune=200)
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy_targets")
-    toy_targets.main(["--quick", "--jobs", "2", "--out", str(out)])
+    dataclasses.replace(toy_targets.EXPERIMENT, quick=SMALL).main(["--quick", "--jobs", "2", "--out", str(out)])
     return out, json.loads((out / "results.json").read_text())
 
 
@@ -391,7 +397,7 @@ ROW_FIELDS = {"key", "target", "family", "num_flows", "num_steps", "sample_size"
               "kl", "best_step", "variant"}
 
 
-def _table_rows(results, scale=toy_targets.QUICK):
+def _table_rows(results, scale=SMALL):
     groups = toy_targets.table_groups(scale, {})
     keys = {g.member_key(t) for g in groups for t in g.targets}
     return [r for r in results["rows"] if r["key"] in keys]
@@ -408,7 +414,7 @@ def test_quick_run_writes_every_figure_and_result(quick):
     for row in table_rows:
         assert ROW_FIELDS <= set(row)
         assert row["variant"] == "default"
-        assert len(row["kl"]) == (toy_targets.QUICK.starts if row["family"] == "mean_field" else 1)
+        assert len(row["kl"]) == (SMALL.starts if row["family"] == "mean_field" else 1)
         elbo, se = np.asarray(row["elbo"]), np.asarray(row["elbo_se"])
         assert np.all(elbo <= row["log_evidence"] + 3 * se + 1e-9), row["key"]
         np.testing.assert_allclose(row["kl"], row["log_evidence"] - elbo, rtol=1e-6)
@@ -438,7 +444,7 @@ def test_mean_field_starts_spread_over_the_box(quick):
         target = vinf.targets.get(row["target"], **({"gaussian_mixture": results["extra"]["mixture"]}
                                                     .get(row["target"], {})))
         starts = np.asarray(row["starts"])
-        assert starts.shape == (toy_targets.QUICK.starts, target.dim)
+        assert starts.shape == (SMALL.starts, target.dim)
         low, high = np.asarray(target.bounds).T
         assert np.all((starts[1:] >= low) & (starts[1:] <= high))
         # a Latin hypercube: one start in each of the R - 1 strata of every axis
@@ -456,14 +462,14 @@ def test_mode_study_compares_the_same_seeds_under_every_variant(quick):
         assert runs["default"]["anneal_steps"] == 0 < runs["annealed"]["anneal_steps"]
         assert runs["longer"]["num_steps"] == toy_targets.LONGER * runs["default"]["num_steps"]
         by_key = {r["key"]: r for r in results["rows"]}
-        rows = {v: by_key[toy_targets.mode_group(name, v, toy_targets.QUICK).member_key(name)]
+        rows = {v: by_key[toy_targets.mode_group(name, v, SMALL).member_key(name)]
                 for v in toy_targets.VARIANTS}
         assert rows["thesis_init"]["surrogate_options"] == {"w_scale": 1e-2}
         assert rows["thesis_checkpoint"]["fit_options"]["checkpoint"] == "lowest"
         assert rows["thesis_all"]["surrogate_options"] == {"w_scale": 1e-2}
         for result in runs.values():
             shares = np.asarray(result["smaller_share"])
-            assert shares.shape == (toy_targets.QUICK.mode_runs,)
+            assert shares.shape == (SMALL.mode_runs,)
             assert np.all((shares >= 0) & (shares <= 0.5))
             assert result["one_mode"] == int(np.sum(shares < study["one_mode_share"]))
             assert result["both_sides"] == result["num_runs"] - result["one_mode"]
@@ -476,7 +482,7 @@ def test_variants_share_their_seeds(quick):
     out, _ = quick
     for name in toy_targets.MODE_TARGETS:
         dim = vinf.targets.get(name).dim
-        loss = {v: toy_targets.load_surrogate(toy_targets.mode_group(name, v, toy_targets.QUICK), out / "draws",
+        loss = {v: toy_targets.load_surrogate(toy_targets.mode_group(name, v, SMALL), out / "draws",
                                               dim)[1] for v in ("default", "thesis_checkpoint", "longer")}
         np.testing.assert_array_equal(loss["thesis_checkpoint"], loss["default"])
         np.testing.assert_allclose(loss["longer"][:len(loss["default"])], loss["default"], rtol=1e-5)
@@ -484,7 +490,7 @@ def test_variants_share_their_seeds(quick):
 
 def test_rerun_resumes_without_training(quick):
     out, _ = quick
-    run = toy_targets.EXPERIMENT.open(["--quick", "--out", str(out)])
+    run = dataclasses.replace(toy_targets.EXPERIMENT, quick=SMALL).open(["--quick", "--out", str(out)])
     mixture = run.cached_extra("mixture")
     kwargs = {"gaussian_mixture": mixture}
     work = (toy_targets.table_groups(run.scale, kwargs) + toy_targets.trace_groups(run.scale)
