@@ -125,7 +125,7 @@ def timings_table(timings):
         if name in FURTHER:
             note += " (its own command, timed apart from the reproduction)"
         elif name in partial:
-            note += " (rerun alone after the full run: not in its total)"
+            note += " (rerun after the full run: not in its total)"
         share = "" if name in FURTHER or name in partial or not total else f"{100 * seconds / total:.0f} %"
         lines.append(f"| `{name}`{note} | {seconds:.0f} | {share} |")
     lines.append(f"| **total of the last full run** (`python -m experiments`, the reproduction) | **{total:.0f}** | |")
@@ -134,7 +134,7 @@ def timings_table(timings):
     if results.get("rows"):
         worker = sum(r["group_train_seconds"] + r["group_evaluate_seconds"]
                      for r in {r["group"]: r for r in results["rows"]}.values())
-        wall = experiments.get("eight_schools")
+        wall = None if "eight_schools" in resumed else experiments.get("eight_schools")  # resumed: part of the work
         ratio = f"; they add up to {worker / wall:.1f}× its wall time" if wall else ""
         text += ("\nInside `eight_schools`, by table and family (seconds of the worker process that ran each "
                  f"batched training{ratio}; NUTS takes the rest):\n\n" + eight_schools_time_table(results["rows"])
@@ -159,6 +159,11 @@ def coverage_table(manifest):
     return text
 
 
+def not_run(name):
+    """The section of an experiment with no committed report: which command makes it."""
+    return f"_Not run at full scale in this checkout: `python -m experiments.{name}` makes this section._\n"
+
+
 def build():
     parts = [
         "# vinf — the report\n",
@@ -170,7 +175,7 @@ def build():
     for name, title in ORDER:
         fragment = FIGURES / name / "report.md"
         parts.append(f"## {title}\n")
-        parts.append(fragment.read_text().strip() + "\n" if fragment.exists() else "_Not run yet._\n")
+        parts.append(fragment.read_text().strip() + "\n" if fragment.exists() else not_run(name))
     parts.append("## Where vinf departs from the study\n")
     parts.append(departures())
     parts.append("## Where the time goes\n")

@@ -126,7 +126,7 @@ def test_draws_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
 def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
     figures = tmp_path / "figures"
     figures.mkdir()
-    committed = json.loads((FIGURES / "timings.json").read_text())
+    committed = json.loads((FIGURES / "timings.json").read_text()) | {"partial": [], "resumed": []}
     (figures / "timings.json").write_text(json.dumps(committed))
     for module, name in ((_common, "FIGURES"), (_common, "MANIFEST"), (_common, "TIMINGS"), (driver, "TIMINGS")):
         monkeypatch.setattr(module, name, figures / getattr(module, name).relative_to(FIGURES))
@@ -140,7 +140,7 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
     assert {k: v for k, v in timings["experiments"].items() if k != "flow_geometry"} == {
         k: v for k, v in committed["experiments"].items() if k != "flow_geometry"}
     table = report.timings_table(timings)
-    assert "total of the last full run" in table and "`flow_geometry` (rerun alone after the full run" in table
+    assert "total of the last full run" in table and "`flow_geometry` (rerun after the full run" in table
     driver.record_total(123.4)
     timings = json.loads((figures / "timings.json").read_text())
     assert timings["total_seconds"] == 123.4 and timings["partial"] == []
