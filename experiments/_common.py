@@ -143,9 +143,11 @@ class Run:
         # A run that starts from saved results times only what was left to do.
         self.resumed = bool(saved["rows"] or saved["extra"])
         self.computed = False  # whether any job ran: a rerun that only redraws keeps the recorded time
-        self._started = time.perf_counter()
+        self._started = None
 
     def __enter__(self):
+        # Timed from here: `python -m experiments` opens every run before the first starts its work.
+        self._started = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         return self
 

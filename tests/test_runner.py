@@ -133,7 +133,8 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
 
     run = flow_geometry.EXPERIMENT.open(["--out", str(figures / "flow_geometry")])
     assert run.registers
-    run.finish()
+    with run:
+        run.finish()
     timings = json.loads((figures / "timings.json").read_text())
     assert timings["total_seconds"] == committed["total_seconds"]
     assert timings["partial"] == ["flow_geometry"]
@@ -144,6 +145,16 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
     driver.record_total(123.4)
     timings = json.loads((figures / "timings.json").read_text())
     assert timings["total_seconds"] == 123.4 and timings["partial"] == []
+
+
+def test_a_run_is_timed_from_its_work_not_from_when_it_was_opened(tmp_path, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(_common.time, "perf_counter", lambda: now[0])
+    run = flow_geometry.EXPERIMENT.open(["--out", str(tmp_path / "flow_geometry")])
+    now[0] = 100.0  # python -m experiments opens every run first; the earlier ones work meanwhile
+    with run:
+        now[0] = 103.0
+        assert run.finish() == 3.0
 
 
 def test_a_rerun_that_only_redraws_keeps_the_time_of_the_run_that_computed(tmp_path, monkeypatch):
@@ -158,10 +169,11 @@ def test_a_rerun_that_only_redraws_keeps_the_time_of_the_run_that_computed(tmp_p
         first.set_extra("done", 1)
     redraw = flow_geometry.EXPERIMENT.open(["--out", str(out)])
     assert redraw.resumed and not redraw.computed
-    redraw.finish()
-    assert json.loads((figures / "timings.json").read_text())["experiments"]["flow_geometry"] == 5.0
-    redraw.computed = True  # had a job run, its time would count
-    redraw.finish()
+    with redraw:
+        redraw.finish()
+        assert json.loads((figures / "timings.json").read_text())["experiments"]["flow_geometry"] == 5.0
+        redraw.computed = True  # had a job run, its time would count
+        redraw.finish()
     assert json.loads((figures / "timings.json").read_text())["experiments"]["flow_geometry"] != 5.0
 
 
