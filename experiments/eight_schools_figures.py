@@ -63,12 +63,17 @@ def fig37_joint_contours(run):
     mus = (0.0, 5.0)
     densities = [np.exp(target.log_prob_numpy(np.stack([theta.ravel(), np.full(theta.size, mu), log_tau.ravel()],
                                                         axis=-1))).reshape(theta.shape) for mu in mus]
+    exponent = int(np.floor(np.log10(max(d.max() for d in densities))))
+    densities = [d / 10.0**exponent for d in densities]
     levels = np.linspace(0.0, max(d.max() for d in densities), 15)  # one scale: the two panels compare
-    fig, axes = figure(1, 2, size=4.2)
+    fig, axes = figure(1, 2, size=4.2, sharey=True)
     for ax, mu, density in zip(axes[0], mus, densities):
         filled = ax.contourf(log_tau, theta, density, levels=levels, cmap="Reds")
-        ax.set(title=f"μ = {mu:g}", xlabel="log τ", ylabel="θ₁")
-    fig.colorbar(filled, ax=axes[0].tolist(), label="p(y₁, θ₁, μ, log τ)")
+        ax.set(title=f"μ = {mu:g}", xlabel="log τ")
+    axes[0, 0].set_ylabel("θ₁")
+    bar = fig.colorbar(filled, ax=axes[0].tolist(), label=f"p(y₁, θ₁, μ, log τ) in units of 1e{exponent}")
+    bar.set_ticks(np.linspace(0.0, levels[-1], 5))
+    bar.ax.yaxis.set_major_formatter("{x:.1f}")
     fig.suptitle("Fig. 37: joint p(y₁, θ₁, μ, log τ) of the first school, μ fixed")
     run.save_figure(fig, "fig37_joint_contours.png", ["fig37"])
 
@@ -209,10 +214,10 @@ def fig48_depth_samples(run, depths, idata):
         points = ax.scatter(log_tau, theta[:, 0], c=log_q, s=3, cmap="viridis", norm=norm, rasterized=True)
         ax.set(title=f"K = {depth}", xlabel="log τ", xlim=xlim, ylim=ylim)
     axes[0, 0].set_ylabel("θ₁")
-    fig.colorbar(points, ax=axes[0].tolist(), label="log q(z) (1 %-99 % of the draws; beyond: end colours)",
+    fig.colorbar(points, ax=axes[0].tolist(), label="log q(z): 1-99 % of draws\n(arrows: beyond)",
                  shrink=0.9, extend="both")
-    fig.suptitle("Fig. 48: planar-flow draws (colour: log q) over NUTS (grey); two schools, centered, true model",
-                 y=1.04)
+    fig.suptitle("Fig. 48: planar-flow draws (colour: log q) over NUTS (grey)\ntwo schools, centered, true model",
+                 y=1.08)
     run.save_figure(fig, "fig48_depth_samples.png", ["fig48"])
 
 
