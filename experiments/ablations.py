@@ -205,10 +205,16 @@ def work(run):
     print(f"ablations: {len(specs)} rows, {run.scale.num_runs} trainings x {run.scale.num_steps} steps each")
     run.run_jobs(es.training_jobs(run.scale, specs, run.seed), "ablated trainings")
     rows = [run.cached_row(s.key) for s in specs]
+    missing = sorted({_base_key(r) for r in rows} - set(defaults))
+    if missing:  # the eight-schools run was still going when this one started: rerun this command after it
+        print(f"ablations: no eight-schools default yet for {', '.join(missing)}; rerun when it has finished")
     from experiments.eight_schools_report import quick_banner
 
     lines = [quick_banner(run)] if run.quick else []
     lines.append(intro(run.scale, specs))
+    if missing:
+        lines.append(f"_The eight-schools run had no rows yet for {', '.join(missing)}: they are left out below; "
+                     f"rerun `{run.command}` once it has finished (the ablated trainings are saved)._\n")
     if not run.quick:
         lines.append(agreement.RULE + "\n")
     lines += ["### k̂ (2015 PSIS) by variant\n", table(run, defaults, rows, "khat"),

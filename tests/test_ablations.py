@@ -27,6 +27,7 @@ def test_ablations_rerun_each_departure_with_variant_rows(quick_repo, eight_scho
     assert init["khat_runs"] != default["khat_runs"], "the variant changed the training"
     text = (out / "report.md").read_text()
     assert text.startswith("**Quick run") and "thesis_checkpoint" in text and "(z " not in text
+    assert "had no rows yet" not in text, "every default row was there"
 
 
 def test_ablations_refuse_to_run_without_the_eight_schools_results(tmp_path, monkeypatch):
