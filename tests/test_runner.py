@@ -142,6 +142,8 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
         k: v for k, v in committed["experiments"].items() if k != "flow_geometry"}
     table = report.timings_table(timings)
     assert "total of the last full run" in table and "`flow_geometry` (rerun after the full run" in table
+    everything_retimed = timings | {"partial": list(driver.EXPERIMENTS)}
+    assert "total of an earlier full run, older than every time above" in report.timings_table(everything_retimed)
     driver.record_total(123.4)
     timings = json.loads((figures / "timings.json").read_text())
     assert timings["total_seconds"] == 123.4 and timings["partial"] == []
