@@ -298,7 +298,10 @@ def khat_elbo_figure(run, rows):
                             yerr=1.96 * t["khat_std"], color="black", marker=markers[r["table"]], mfc="none", capsize=2)
         ax.axhline(0.5, color="0.5", lw=0.8)
         ax.axhline(0.7, color="0.5", lw=0.8, ls=":")
-        gap_axis(ax, [g for r in rows if r["thesis_compat"] == compat for g in r["log_evidence"] - np.asarray(r["elbo_runs"])])
+        shown = [r for r in rows if r["thesis_compat"] == compat]
+        thesis_gaps = [r["log_evidence"] - r["thesis"]["elbo_mean"] + 1.96 * r["thesis"]["elbo_std"]
+                       for r in shown if r.get("thesis") and compat]  # the thesis's points and bars in view too
+        gap_axis(ax, [g for r in shown for g in r["log_evidence"] - np.asarray(r["elbo_runs"])] + thesis_gaps)
         ax.set(xlabel="log Z − ELBO (nats)",
                title="the study's target (black: the thesis, ±1.96 sd)" if compat else "the true model")
     axes[0, 0].set_ylabel("k̂ (2015 PSIS)")
