@@ -9,24 +9,21 @@ it stopped; ``--force`` recomputes. A full run writes ``figures/timings.json``
 (its total, only when it ran every experiment) and the report ``figures/README.md``.
 """
 import argparse
-import importlib
 import sys
 import time
 
-from experiments import _runner
-from experiments._common import (FIGURES, TIMINGS, add_executor_flags, add_scale_flags, check_executor,
-                                 executor_options, machine_description)
-from experiments._files import update_json
-
-EXPERIMENTS = ("mean_field", "flow_geometry", "toy_targets", "eight_schools")  # the reproduction
-FURTHER = ("ablations", "beyond")  # built on eight_schools, each its own command, timed apart
+from experiments import registry, report
+from experiments.common import paths, runner
+from experiments.common.files import update_json
+from experiments.common.run import (add_executor_flags, add_scale_flags, check_executor, executor_options,
+                                    machine_description)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
     add_scale_flags(parser)
-    parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, metavar="NAME",
-                        help=f"run a subset of: {', '.join(EXPERIMENTS)}")
+    parser.add_argument("--only", nargs="+", choices=registry.REPRODUCTION, metavar="NAME",
+                        help=f"run a subset of: {', '.join(registry.REPRODUCTION)}")
     add_executor_flags(parser)
     args = parser.parse_args(argv)
     check_executor(parser, args)
@@ -40,30 +37,28 @@ def record_total(seconds):
         timings.update(total_seconds=round(seconds, 1), partial=[], machine=machine_description())
         return timings
 
-    update_json(TIMINGS, update)
+    update_json(paths.TIMINGS, update)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    names = [n for n in EXPERIMENTS if args.only is None or n in args.only]
+    names = [n for n in registry.REPRODUCTION if args.only is None or n in args.only]
     flags = ["--quick" if args.quick else "--full", "--seed", str(args.seed)] + (["--force"] if args.force else [])
-    experiments = [importlib.import_module(f"experiments.{name}").EXPERIMENT for name in names]
+    experiments = [registry.load(name) for name in names]
     runs = [experiment.open(flags) for experiment in experiments]
     started = time.perf_counter()
-    with _runner.executor(**executor_options(args)) as pool:
+    with runner.executor(**executor_options(args)) as pool:
         for i, (experiment, run) in enumerate(zip(experiments, runs), 1):
             print(f"[{i}/{len(runs)}] python -m experiments.{experiment.name} {' '.join(flags)}", flush=True)
             run.pool = pool
             experiment.execute(run)
     total = time.perf_counter() - started
     if not args.quick:
-        from experiments import report
-
         if args.only is None and not any(run.resumed for run in runs):
             record_total(total)  # a complete run; one that resumed or only redrew keeps the last complete total
         report.write()
-        print(f"all done in {total:.0f} s; report: {FIGURES / 'README.md'}")
+        print(f"all done in {total:.0f} s; report: {paths.FIGURES / 'README.md'}")
 
 
 if __name__ == "__main__":
-    _runner.interruptible(main)(sys.argv[1:])
+    runner.interruptible(main)(sys.argv[1:])

@@ -9,30 +9,28 @@ results at a glance) into the top-level ``README.md``, between the
 the committed run.
 """
 import argparse
+import inspect
 import re
 
-from experiments.__main__ import EXPERIMENTS, FURTHER
-from experiments._common import FIGURES, MANIFEST, REPO, TIMINGS
-from experiments._files import read_json, write_text
+from experiments import ablations, eight_schools, registry, toy_targets
+from experiments.common import paths, schools
+from experiments.common.files import read_json, write_text
+from vinf.fit import CHECKPOINT_DECAY
+from vinf.mcmc import eight_schools_reference
 
-README = REPO / "README.md"
+FIGURES, MANIFEST, TIMINGS = paths.FIGURES, paths.MANIFEST, paths.TIMINGS
+README = paths.REPO / "README.md"
 HEADLINE_START, HEADLINE_END = "<!-- headline: written by python -m experiments.report -->", "<!-- headline end -->"
 
-ORDER = (
-    ("mean_field", "Mean field: CAVI and ADVI (section II, III; Figures 2-7)"),
-    ("flow_geometry", "Normalizing flows: geometry (section IV; Figures 8-16)"),
-    ("toy_targets", "Demonstrative targets (section VI.A; Figures 17-35)"),
-    ("eight_schools", "The eight-schools model (section VI.B; Tables I-V, Figures 37-48)"),
-    ("ablations", "Our departures from the study, switched off (eight schools)"),
-    ("beyond", "Beyond the study: the flows its discussion asked for (Table VI)"),
-)
+ORDER = tuple((e.name, e.title) for e in registry.EXPERIMENTS)
+EXPERIMENTS, FURTHER = registry.REPRODUCTION, registry.FURTHER
 OPTIONAL = {"fig1", "fig5", "fig36"}  # graphical-model drawings
 EXPECTED = [f"fig{n}" for n in range(2, 49)] + [f"table{r}" for r in ("I", "II", "III", "IV", "V")]
 
 
 def _planar_init_text():
     """The planar-start comparison of ``benchmarks/planar_init.py``, from its JSON (or that it has not run)."""
-    bench = read_json(REPO / "benchmarks" / "planar_init.json")
+    bench = read_json(paths.REPO / "benchmarks" / "planar_init.json")
     if bench is None:
         return "`python benchmarks/planar_init.py` compares both starts (not run yet)"
     fits = bench["seeds"]
@@ -53,16 +51,8 @@ def _draws_size():
 
 def departures():
     """Where this reproduction chooses differently from the study, and why (settings read from the code)."""
-    import inspect
-
-    from experiments import _runner, ablations, eight_schools, toy_targets
-
-    _runner.quiet_tensorflow()  # the constants below live in modules that import TensorFlow
-    from vinf.fit import CHECKPOINT_DECAY
-    from vinf.mcmc import eight_schools_reference
-
     reference = inspect.signature(eight_schools_reference).parameters
-    ablated = sorted({s.key.removesuffix(f"-{s.variant}") for s in ablations.ablated_specs(eight_schools.FULL)})
+    ablated = sorted({s.key.removesuffix(f"-{s.variant.name}") for s in ablations.ablated_specs(ablations.FULL)})
     runs = eight_schools.FULL.num_runs
     return f"""\
 Where this reproduction chooses differently from the study, and why:
@@ -73,9 +63,9 @@ Where this reproduction chooses differently from the study, and why:
 - **Planar `w` starts at sd 1/√D**, not 1e-2. Eq. 64's correction grows as 1/|w|, so a start near |w| = 0.01
   puts large corrections within reach of the first updates; {_planar_init_text()}.
 - **The checkpoint** is the step with the lowest moving average of the loss (decay {CHECKPOINT_DECAY:g}, about
-  {1 / (1 - CHECKPOINT_DECAY):.0f} steps), not the lowest single estimate, which with S = {eight_schools.SAMPLE_SIZE}
+  {1 / (1 - CHECKPOINT_DECAY):.0f} steps), not the lowest single estimate, which with S = {schools.SAMPLE_SIZE}
   is partly a lucky draw.
-- **Both departures are switches** (`experiments._study.VARIANTS`): `python -m experiments.ablations` reruns
+- **Both departures are switches** (`experiments.common.variants`): `python -m experiments.ablations` reruns
   {len(ablated)} rows of the study's target with the study's choices ({", ".join(ablated)}); its section above says
   what each changes.
 - **Two k̂ estimators.** Every row carries the study's (the 2015 PSIS: Zhang & Stephens's generalized Pareto fit
@@ -89,7 +79,7 @@ Where this reproduction chooses differently from the study, and why:
 - **Repeated trainings run together.** The {runs} trainings of a row, and rows that differ only in their target,
   are members of one batched surrogate: each has its own parameters, loss, Adam state and checkpoint, so
   the arithmetic is that of separate runs; only the random streams differ. A batch whose loss turns
-  non-finite is trained again from a new seed, up to {eight_schools.ATTEMPTS - 1} times (`retried` in `results.json`).
+  non-finite is trained again from a new seed, up to {schools.ATTEMPTS - 1} times (`retried` in `results.json`).
 - **One school**: with J = 1 the study's target and the true model coincide, so Table IV is trained once
   and shown under both.
 - **Radial flows** are reported beside planar ones everywhere (the study trained but did not report them).

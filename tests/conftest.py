@@ -50,8 +50,8 @@ def mean_field_quick(tmp_path_factory):
 @pytest.fixture()
 def quick_repo(eight_schools_quick, monkeypatch):
     """The scratch repo root of ``eight_schools_quick``, made the experiments' repo for the test."""
-    from experiments import _common
+    from experiments.common import paths
 
     root = eight_schools_quick[0]
-    monkeypatch.setattr(_common, "REPO", root)
+    monkeypatch.setattr(paths, "REPO", root)
     return root

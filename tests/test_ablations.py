@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from experiments import _common, ablations
-from experiments import eight_schools as es
+from experiments import ablations
+from experiments.common import paths, schools
 
 # Fewer steps and depths than --quick: the same code path, within the test suite's time
-SMALL = dataclasses.replace(es.QUICK, num_steps=100, depths=(2,))
+SMALL = dataclasses.replace(schools.QUICK, num_steps=100, depths=(2,))
 
 
 def test_ablations_rerun_each_departure_with_variant_rows(quick_repo, eight_schools_quick):
@@ -16,7 +16,7 @@ def test_ablations_rerun_each_departure_with_variant_rows(quick_repo, eight_scho
     out = quick_repo / "runs" / "quick" / "ablations"
     dataclasses.replace(ablations.EXPERIMENT, quick=SMALL).main(["--quick", "--jobs", "2", "--out", str(out)])
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert {r["variant"] for r in rows} == set(ablations.ABLATED)
+    assert {r["variant"] for r in rows} == set(ablations.report.ABLATED)
     keys = {r["key"] for r in defaults}
     for r in rows:
         assert r["key"].removesuffix("-" + r["variant"]) in keys, "every ablated row has its default row"
@@ -31,6 +31,6 @@ def test_ablations_rerun_each_departure_with_variant_rows(quick_repo, eight_scho
 
 
 def test_ablations_refuse_to_run_without_the_eight_schools_results(tmp_path, monkeypatch):
-    monkeypatch.setattr(_common, "REPO", tmp_path)
+    monkeypatch.setattr(paths, "REPO", tmp_path)
     with pytest.raises(SystemExit, match="python -m experiments.eight_schools --quick --seed 0"):
         ablations.main(["--quick", "--out", str(tmp_path / "out")])

@@ -3,10 +3,11 @@ import dataclasses
 import json
 
 from experiments import beyond
-from experiments import eight_schools as es
+from experiments.beyond.config import Scale
+from experiments.common import schools
 
 # One layer of each neural flow, one depth of each sweep and fewer steps than --quick: the same code path
-SMALL = beyond.Scale(dataclasses.replace(es.QUICK, num_steps=100), 1, 1, (4,), (4,), (4,), (4,))
+SMALL = Scale(dataclasses.replace(schools.QUICK, num_steps=100), 1, 1, (4,), (4,), (4,), (4,))
 
 
 def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):

@@ -186,7 +186,7 @@ def test_matched_agreement_ignores_label_names():
 
 
 def test_fits_in_well_under_a_second():
-    from experiments.mean_field import figure4_data
+    from experiments.common.data import figure4_data
 
     import time
 

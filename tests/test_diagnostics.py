@@ -192,6 +192,18 @@ def test_evaluate_runs_reports_both_estimators_from_the_same_draws():
     assert runs.khat_thesis[1] > runs.khat_thesis[0]
 
 
+def test_evaluate_runs_keeps_each_trainings_spread_over_its_sets():
+    """The study's Tables II-IV print the mean over trainings of each training's sd over its sets (ddof 0)."""
+    q = tfd.MultivariateNormalDiag(loc=tf.zeros([2, 2]), scale_diag=tf.constant([[1.0], [0.5]]) * tf.ones([2, 2]))
+    runs = vinf.diagnostics.evaluate_runs(standard_normal_log_prob, q, num_sets=4, num_draws=500, seed=0)
+    sets = [vinf.diagnostics.evaluate_runs(standard_normal_log_prob, q, num_sets=1, num_draws=500, seed=0)]
+    assert runs.elbo_set_sd.shape == runs.khat_set_sd.shape == runs.khat_thesis_set_sd.shape == (2,)
+    assert runs.elbo_set_sd[0] < 1e-6 < runs.elbo_set_sd[1], "q = p: every set's ELBO is log Z (float32)"
+    assert sets[0].elbo_set_sd.tolist() == [0.0, 0.0], "one set has no spread"
+    second = runs.select(1)
+    assert second.elbo == runs.elbo[1] and second.khat_set_sd == runs.khat_set_sd[1]
+
+
 # ------------------------------------------------------------------ per-layer gradients
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import vinf
 from experiments import eight_schools
+from experiments.common.schools import NUTS_SCHOOLS
 
 ROW_FIELDS = {"table", "method", "centered", "num_schools", "num_flows", "thesis_compat",
               "khat_mean", "khat_std", "elbo_mean", "elbo_std", "log_evidence"}
@@ -42,7 +43,7 @@ def test_quick_run_writes_every_table_and_figure(quick):
         assert set(row["posterior"]) == {"mu", "tau", "log_tau", "theta_1"}
         assert row["posterior"]["tau"]["mean"] > 0 and row["posterior"]["log_tau"]["sd"] > 0
     results = json.loads((out / "results.json").read_text())
-    for j in eight_schools.NUTS_SCHOOLS:
+    for j in NUTS_SCHOOLS:
         diagnostics = results["extra"][f"nuts_diagnostics_J{j}"]
         assert {"r_hat_max", "ess_bulk_min", "divergences", "converged"} <= set(diagnostics)
 

@@ -1,7 +1,7 @@
 """The eight-schools report's sentences follow their numbers: each outcome has its own wording."""
 import numpy as np
 
-from experiments import eight_schools_report as report
+from experiments.eight_schools import report
 
 
 def _nuts(divergences=0, converged=True):
@@ -44,7 +44,10 @@ def test_the_rank_sentence_follows_the_sign_of_rho():
     assert report.khat_elbo_sentence(_rows([0.1, 0.2], [1, 2])).startswith("Too few trainings")
 
 
-def test_the_skew_sentence_says_which_way_it_falls():
-    assert "a match (within" in report.skew_sentence(1.02, 1.01, False)
+def test_the_skew_sentence_says_how_much_of_the_skew_q_carries():
+    assert "it carries all of it" in report.skew_sentence(1.02, 1.01, True) and "as the study saw" in report.skew_sentence(1.02, 1.01, True)
     text = report.skew_sentence(0.1, 1.0, True)
-    assert "not a match (they differ by more than" in text and "where the study saw it captured" in text
+    assert "it carries none of it (10%)" in text and "where the study saw it captured" in text
+    text = report.skew_sentence(0.76, 1.0, False)
+    assert "it carries part of it (76%)" in text and "more than the study saw (none)" in text
+    assert "as the study saw" in report.skew_sentence(0.05, 1.0, False)

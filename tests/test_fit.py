@@ -83,7 +83,8 @@ def test_batched_surrogates_train_independently():
         (dict(seed=-3), "seed"),
         (dict(anneal_steps=-1), "anneal_steps"),
         (dict(anneal_steps=0.5), "anneal_steps"),
-        (dict(checkpoint="best"), "unknown checkpoint 'best'; choose one of: smoothed, lowest, last"),
+        (dict(checkpoint="best"), "unknown checkpoint 'best'; choose one of: smoothed, lowest, lowest_post_update, "
+                                  "two_percent_post_update, last"),
         (dict(target="banana"), "target must be a vinf.targets.Target or a callable"),
         (dict(q=object()), "q must be a tfp distribution"),
         (dict(target=lambda z: tf.reduce_sum(z)), r"log_prob must map \[..., dim\] to \[...\]"),
@@ -177,6 +178,44 @@ def test_the_lowest_checkpoint_is_the_thesis_rule():
     result = vinf.fit(gaussian_log_prob, q, num_steps=300, sample_size=20, checkpoint="lowest", progress=False)
     np.testing.assert_array_equal(result.best_step, np.argmin(result.loss, axis=0))
     np.testing.assert_allclose(result.best_loss, np.min(result.loss, axis=0))
+
+
+def _study_saves(loss, start, tolerance):
+    """The study's checkpoint loop (VINF code/train.py) on a loss trace: the step of its last save, or -1."""
+    best, saved = np.inf, -1
+    for index, value in enumerate(loss):
+        if index >= start and value < best and (np.isinf(best) or best - value > tolerance * abs(best)):
+            best, saved = value, index
+    return saved
+
+
+@pytest.mark.parametrize("rule", ["lowest_post_update", "two_percent_post_update"])
+def test_the_study_checkpoints_keep_the_parameters_after_the_saving_step(rule):
+    """The study's code saves after the update that follows a low loss, from its first eligible step; a fit
+    stopped one step after the save reaches the same parameters."""
+    settings = dict(sample_size=4, learning_rate=0.3, seed=2, progress=False, jit_compile=False)
+    q = vinf.surrogates.mean_field(2, seed=0, batch_shape=[2])
+    result = vinf.fit(gaussian_log_prob, q, num_steps=620, checkpoint=rule, **settings)
+    spec = fit_module.CHECKPOINTS[rule]
+    expected = [_study_saves(result.loss[:, m], spec.start, spec.tolerance) for m in range(2)]
+    np.testing.assert_array_equal(result.best_step, expected)
+    assert all(step >= spec.start for step in expected)
+    for m, step in enumerate(expected):
+        reached = vinf.surrogates.mean_field(2, seed=0, batch_shape=[2])
+        vinf.fit(gaussian_log_prob, reached, num_steps=step + 1, checkpoint="last", **settings)
+        for kept, other in zip(q.trainable_variables, reached.trainable_variables):
+            np.testing.assert_allclose(kept.numpy()[m], other.numpy()[m], rtol=1e-5, atol=1e-6)
+
+
+def test_a_member_that_never_checkpoints_keeps_its_last_parameters():
+    settings = dict(sample_size=4, learning_rate=0.3, seed=2, progress=False, jit_compile=False)
+    q = vinf.surrogates.mean_field(2, seed=0)
+    result = vinf.fit(gaussian_log_prob, q, num_steps=100, checkpoint="lowest_post_update", **settings)
+    last = vinf.surrogates.mean_field(2, seed=0)
+    vinf.fit(gaussian_log_prob, last, num_steps=100, checkpoint="last", **settings)
+    assert int(result.best_step) == -1
+    for kept, other in zip(q.trainable_variables, last.trainable_variables):
+        np.testing.assert_array_equal(kept.numpy(), other.numpy())
 
 
 # ------------------------------------------------------------ every family, any flow

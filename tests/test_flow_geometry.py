@@ -5,21 +5,23 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import flow_geometry as fg
+from experiments import flow_geometry
+from experiments.flow_geometry import config, figures, jobs, layers
+from experiments.flow_geometry import report as fgr
 
 GRID = 301  # the full-scale grid; every data function here takes well under a second at this size
-DENSITY_FIGURES = tuple(fg.FLOWS)
-ALL_LAYERS = (fg.PLANAR_EXPANSION, fg.PLANAR_CONTRACTION, fg.RADIAL_EXPANSION, fg.RADIAL_CONTRACTION,
-              *fg.FIG9_LAYERS, *(layer for layers in fg.FLOWS.values() for layer in layers))
+DENSITY_FIGURES = tuple(layers.FLOWS)
+ALL_LAYERS = (layers.PLANAR_EXPANSION, layers.PLANAR_CONTRACTION, layers.RADIAL_EXPANSION, layers.RADIAL_CONTRACTION,
+              *layers.FIG9_LAYERS, *(layer for flow in layers.FLOWS.values() for layer in flow))
 
 
 @pytest.fixture(scope="module")
 def densities():
-    return {fid: fg.density_data(fid, GRID) for fid in DENSITY_FIGURES}
+    return {fid: jobs.density_data(fid, GRID) for fid in DENSITY_FIGURES}
 
 
 def test_exponential_flow_density_is_the_log_normal():
-    data = fg.exponential_flow()
+    data = jobs.exponential_flow()
     np.testing.assert_allclose(data["z_prime"], np.exp(data["z"]), rtol=1e-14)
     np.testing.assert_allclose(data["q"], stats.norm.pdf(data["z_grid"]), rtol=1e-12)
     np.testing.assert_allclose(data["q_prime"], stats.lognorm(s=1.0).pdf(data["z_prime_grid"]), rtol=1e-10, atol=1e-300)
@@ -28,7 +30,7 @@ def test_exponential_flow_density_is_the_log_normal():
 @pytest.mark.parametrize("layer", ALL_LAYERS, ids=lambda layer: type(layer).__name__)
 def test_raw_parameters_give_the_intended_corrected_ones(layer):
     bijector = layer.bijector()
-    if isinstance(layer, fg.PlanarLayer):
+    if isinstance(layer, layers.PlanarLayer):
         np.testing.assert_allclose(bijector.u_hat.numpy(), layer.u_hat, atol=1e-12)
     else:
         np.testing.assert_allclose(bijector.beta_hat.numpy(), layer.beta_hat, atol=1e-12)
@@ -36,32 +38,32 @@ def test_raw_parameters_give_the_intended_corrected_ones(layer):
 
 def test_unreachable_corrected_parameters_are_refused():
     with pytest.raises(ValueError, match="eq. 64"):
-        fg.PlanarLayer(w=(1.0, 0.0), b=0.0, u_hat=(-1.5, 0.0)).raw_u
+        layers.PlanarLayer(w=(1.0, 0.0), b=0.0, u_hat=(-1.5, 0.0)).raw_u
     with pytest.raises(ValueError, match="eq. 75"):
-        fg.RadialLayer(z0=(0.0, 0.0), alpha=0.5, beta_hat=-0.6).raw_beta
+        layers.RadialLayer(z0=(0.0, 0.0), alpha=0.5, beta_hat=-0.6).raw_beta
 
 
 @pytest.mark.parametrize("fid", DENSITY_FIGURES)
 def test_every_plotted_density_integrates_to_one(densities, fid):
     # The grids hold all but ~1e-5 of the mass; the rest of the tolerance is the
     # trapezoid error on the sharpest features (the contraction ridge, the radial cusp).
-    assert fg.grid_mass(*densities[fid]) == pytest.approx(1.0, abs=2e-3)
+    assert jobs.grid_mass(*densities[fid]) == pytest.approx(1.0, abs=2e-3)
 
 
 @pytest.mark.parametrize("fid", ["fig12", "fig13"])
 def test_the_mass_check_catches_a_missing_log_det_jacobian(densities, fid):
     """Without the log-det term of eq. 59 the pushed-forward 'density' no longer integrates to 1."""
     X_k, Y_k, _ = densities[fid]
-    X, Y = fg.regular_grid(-fg.DENSITY_WINDOW, fg.DENSITY_WINDOW, GRID)
+    X, Y = jobs.regular_grid(-config.DENSITY_WINDOW, config.DENSITY_WINDOW, GRID)
     q0 = stats.multivariate_normal(np.zeros(2)).pdf(np.stack([X, Y], axis=-1))
-    assert abs(fg.grid_mass(X_k, Y_k, q0) - 1.0) > 1e-2
+    assert abs(jobs.grid_mass(X_k, Y_k, q0) - 1.0) > 1e-2
 
 
 def _all_figure_data():
     """Every array behind Figures 8-16 (coarse grids), flattened into one list."""
-    items = [fg.exponential_flow().values(), fg.warped_mesh(fg.FIG9_LAYERS, num_points=50),
-             *(fg.inverse_det_jacobian(layer, 41) for panels in fg.DET_PANELS.values() for _, layer in panels),
-             *(fg.density_data(fid, 41) for fid in DENSITY_FIGURES)]
+    items = [jobs.exponential_flow().values(), jobs.warped_mesh(layers.FIG9_LAYERS, num_points=50),
+             *(jobs.inverse_det_jacobian(layer, 41) for panels in layers.DET_PANELS.values() for _, layer in panels),
+             *(jobs.density_data(fid, 41) for fid in DENSITY_FIGURES)]
     return [array for item in items for array in item]
 
 
@@ -73,25 +75,25 @@ def test_figure_data_is_deterministic():
 
 
 def _extreme_at(layer, kind):
-    X, Y, inv_det = fg.inverse_det_jacobian(layer, 101)  # spacing 0.05: x = 1 and y = 1 are grid lines
+    X, Y, inv_det = jobs.inverse_det_jacobian(layer, 101)  # spacing 0.05: x = 1 and y = 1 are grid lines
     index = np.unravel_index((np.argmax if kind == "max" else np.argmin)(inv_det), inv_det.shape)
     return X[index], Y[index], inv_det[index], inv_det
 
 
 def test_planar_contraction_peaks_on_the_line_y_equals_1():
-    _, y, value, inv_det = _extreme_at(fg.PLANAR_CONTRACTION, "max")
+    _, y, value, inv_det = _extreme_at(layers.PLANAR_CONTRACTION, "max")
     assert y == pytest.approx(1.0) and value > 2.0
     assert np.ptp(inv_det[:, 50]) < 1e-12  # constant along the line: it depends on y only
     assert inv_det.min() >= 1.0 - 1e-12  # a contraction nowhere dilutes
 
 
 def test_planar_expansion_is_lowest_on_the_line_x_equals_1():
-    x, _, value, inv_det = _extreme_at(fg.PLANAR_EXPANSION, "min")
+    x, _, value, inv_det = _extreme_at(layers.PLANAR_EXPANSION, "min")
     assert x == pytest.approx(1.0) and value < 0.7
     assert inv_det.max() <= 1.0 + 1e-12
 
 
-@pytest.mark.parametrize("layer, kind", [(fg.RADIAL_CONTRACTION, "max"), (fg.RADIAL_EXPANSION, "min")],
+@pytest.mark.parametrize("layer, kind", [(layers.RADIAL_CONTRACTION, "max"), (layers.RADIAL_EXPANSION, "min")],
                          ids=["contraction", "expansion"])
 def test_radial_layers_act_most_at_their_reference_point(layer, kind):
     x, y, value, _ = _extreme_at(layer, kind)
@@ -133,8 +135,8 @@ def test_radial_expansion_hollows_the_contracted_peak(densities):
 
 def test_quick_run_writes_every_figure_and_the_report(tmp_path):
     out = tmp_path / "flow_geometry"
-    fg.main(["--quick", "--out", str(out)])
-    for fid, (_, filename) in fg.FIGURES.items():
+    flow_geometry.main(["--quick", "--out", str(out)])
+    for fid, (_, filename) in figures.FIGURES.items():
         path = out / filename
         assert path.exists() and path.stat().st_size > 10_000, fid
     report = (out / "report.md").read_text()
@@ -143,7 +145,7 @@ def test_quick_run_writes_every_figure_and_the_report(tmp_path):
         assert f"![Fig. {number}](flow_geometry/fig{number}_" in report
     results = json.loads((out / "results.json").read_text())
     assert set(results["extra"]["densities"]) == set(DENSITY_FIGURES)
-    assert set(results["extra"]["parameters"]) == set(fg.FIGURES)
+    assert set(results["extra"]["parameters"]) == set(figures.FIGURES)
     assert results["extra"]["measured"]["fig8"]["beyond"] == 2  # e^2.5 and e^3 lie right of the plot
     assert report.startswith("**Quick run, reduced scale**")
     for judgement in ("Agrees with", "As in the thesis", "Does not agree"):
@@ -151,53 +153,54 @@ def test_quick_run_writes_every_figure_and_the_report(tmp_path):
 
 
 def test_fig8_counts_the_points_beyond_the_plot():
-    data = fg.exponential_flow()
-    assert fg.beyond_plot(data["z_prime"]) == int(np.sum(np.exp(np.linspace(-3, 3, fg.EXP_SAMPLES)) > 8.0)) == 2
-    assert "2 of their images lie beyond" in fg.note_fig8(fg.measure(fg.QUICK)["fig8"]).measured
+    data = jobs.exponential_flow()
+    assert (jobs.beyond_plot(data["z_prime"]) == int(np.sum(np.exp(np.linspace(-3, 3, config.EXP_SAMPLES)) > 8.0))
+            == 2)
+    assert "2 of their images lie beyond" in fgr.note_fig8(jobs.measure(config.QUICK)["fig8"]).measured
 
 
 @pytest.fixture(scope="module")
 def measured():
-    return fg.measure(fg.QUICK)
+    return jobs.measure(config.QUICK)
 
 
 def test_every_figure_agrees_with_its_caption_at_full_grid(measured):
-    notes = fg.notes(fg.measure(fg.FULL))
+    notes = fgr.notes(jobs.measure(config.FULL))
     for fid, note in notes.items():
         assert "Does not agree" not in note.study and "Unlike" not in note.study and "bug" not in note.study, fid
 
 
 def test_a_moved_valley_flips_the_fig13_sentence(measured):
     m = dict(measured["fig13"])
-    assert fg.note_fig13(m).study.startswith("Agrees")
+    assert fgr.note_fig13(m).study.startswith("Agrees")
     m["valley"] = 2.5  # the lowest point between the lobes no longer on x = 1
-    assert fg.note_fig13(m).study.startswith("Does not agree")
+    assert fgr.note_fig13(m).study.startswith("Does not agree")
 
 
 def test_a_filled_crater_flips_the_fig16_sentence(measured):
     m = dict(measured["fig16"])
-    assert fg.note_fig16(m).study.startswith("Agrees")
+    assert fgr.note_fig16(m).study.startswith("Agrees")
     m["after"] = m["before"]
-    assert fg.note_fig16(m).study.startswith("Does not agree")
+    assert fgr.note_fig16(m).study.startswith("Does not agree")
 
 
 def test_a_wrong_kind_of_layer_flips_the_det_sentence(measured):
     panels = [dict(p) for p in measured["fig10"]]
-    assert fg.note_det("fig10", panels).study.startswith("Agrees")
+    assert fgr.note_det("fig10", panels).study.startswith("Agrees")
     panels[0]["value"] = 1.0 / panels[0]["value"]  # the expansion panel now shows a contraction
-    assert fg.note_det("fig10", panels).study.startswith("Does not agree")
+    assert fgr.note_det("fig10", panels).study.startswith("Does not agree")
 
 
 def test_the_fig16_sentence_follows_the_sign_of_the_change(measured):
     m = dict(measured["fig16"])
-    assert "density falls from" in fg.note_fig16(m).measured
+    assert "density falls from" in fgr.note_fig16(m).measured
     m["after"] = 2 * m["before"]
-    note = fg.note_fig16(m)
+    note = fgr.note_fig16(m)
     assert "density rises from" in note.measured and note.study.startswith("Does not agree")
     m["after"] = m["before"]
-    assert "stays at" in fg.note_fig16(m).measured
+    assert "stays at" in fgr.note_fig16(m).measured
     m["before"] = 0.0  # no share of nothing
-    assert fg.note_fig16(m).study.startswith("Does not agree")
+    assert fgr.note_fig16(m).study.startswith("Does not agree")
 
 
 @pytest.mark.parametrize("point, where", [((-0.3, -0.3), "in the lower left quadrant"),
@@ -206,39 +209,40 @@ def test_the_fig16_sentence_follows_the_sign_of_the_change(measured):
                                           ((0.3, 0.3), "in the upper right quadrant"),
                                           ((0.01, -0.3), "on an axis through the origin")])
 def test_quadrant_is_named_from_the_signs(point, where):
-    assert fg.quadrant(point, 0.05) == where
+    assert fgr.quadrant(point, 0.05) == where
 
 
 def test_the_fig13_sentence_checks_the_ridge_and_names_the_lower_lobe(measured):
     m = dict(measured["fig13"])
-    note = fg.note_fig13(m)
-    assert note.study.startswith("Agrees") and f"the ridge along {fg.site(fg.PLANAR_CONTRACTION)} remains" in note.study
+    note = fgr.note_fig13(m)
+    assert (note.study.startswith("Agrees")
+            and f"the ridge along {layers.site(layers.PLANAR_CONTRACTION)} remains" in note.study)
     lower = "right" if m["right_height"] < m["left_height"] else "left"
     assert f"the lower {lower} lobe" in note.measured
     off = dict(m, ridge_distance=10 * m["spacing"])  # the mode leaves the line y = 1
-    assert "the mode leaves the ridge" in fg.note_fig13(off).study
+    assert "the mode leaves the ridge" in fgr.note_fig13(off).study
     flat = dict(m, left_height=m["right_height"], right_height=m["left_height"])
-    assert f"the lower {'left' if lower == 'right' else 'right'} lobe" in fg.note_fig13(flat).measured
+    assert f"the lower {'left' if lower == 'right' else 'right'} lobe" in fgr.note_fig13(flat).measured
     empty = dict(m, right_height=0.0)
-    assert "the smaller lobe having no height" in fg.note_fig13(empty).measured
+    assert "the smaller lobe having no height" in fgr.note_fig13(empty).measured
 
 
 def test_sites_and_titles_come_from_the_layers():
-    assert fg.site(fg.PLANAR_CONTRACTION) == "y = 1" and fg.site(fg.PLANAR_EXPANSION) == "x = 1"
-    assert fg.site(fg.RADIAL_FROM_085) == "[0.85, 0.85]"
-    assert fg.FIGURES["fig16"][0].endswith(f"expanded away from {fg.site(fg.FLOWS['fig16'][-1])}")
+    assert layers.site(layers.PLANAR_CONTRACTION) == "y = 1" and layers.site(layers.PLANAR_EXPANSION) == "x = 1"
+    assert layers.site(layers.RADIAL_FROM_085) == "[0.85, 0.85]"
+    assert figures.FIGURES["fig16"][0].endswith(f"expanded away from {layers.site(layers.FLOWS['fig16'][-1])}")
 
 
 def test_the_det_sentence_says_where_a_panel_crosses_1(measured):
     panels = [dict(p) for p in measured["fig10"]]
     panels[0]["highest"] = 1.2  # the expansion panel goes above 1 somewhere
-    text = fg.note_det("fig10", panels)
+    text = fgr.note_det("fig10", panels)
     assert "goes above 1 somewhere (max 1.200)" in text.measured and text.study.startswith("Does not agree")
 
 
 def test_the_fig16_profile_shows_the_hollow():
-    point = fg.RADIAL_FROM_085.z0
-    x, after = fg.line_density(fg.FLOWS["fig16"], point, -1.5, 2.5)
-    _, before = fg.line_density(fg.FLOWS["fig15"], point, -1.5, 2.5)
+    point = layers.RADIAL_FROM_085.z0
+    x, after = jobs.line_density(layers.FLOWS["fig16"], point, -1.5, 2.5)
+    _, before = jobs.line_density(layers.FLOWS["fig15"], point, -1.5, 2.5)
     at = np.argmin(np.abs(x - point[0]))
-    assert after[at] < fg.CRATER * before[at]
+    assert after[at] < fgr.CRATER * before[at]

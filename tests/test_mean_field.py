@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import vinf
-from experiments import mean_field
+from experiments.common.data import fitted_mixture
+from experiments.mean_field import config
+from experiments.mean_field import report as mfr
 
 FIGURES = ("fig2", "fig3", "fig4", "fig6", "fig7")
 
@@ -40,16 +42,14 @@ def test_quick_run_writes_figures_results_and_report(quick):
 
 def test_sentences_follow_their_numbers(quick):
     _, results = quick
-    from experiments import mean_field_figures as mff
-
     fig3 = results["fig3"]
-    assert "matches −KL" in mff._section_fig3(fig3).measured
+    assert "matches −KL" in mfr._section_fig3(fig3).measured
     shifted = dict(fig3, mean_field_kl=fig3["mean_field_kl"] + 0.5)
-    assert "does not match −KL" in mff._section_fig3(shifted).measured
+    assert "does not match −KL" in mfr._section_fig3(shifted).measured
     cavi = results["cavi"]
-    assert mff._section_fig6(cavi).study.startswith("As in the study")
+    assert mfr._section_fig6(cavi).study.startswith("As in the study")
     flat = dict(cavi, predictive_between=max(cavi["predictive_at_means"]))
-    assert mff._section_fig6(flat).study.startswith("Unlike the study")
+    assert mfr._section_fig6(flat).study.startswith("Unlike the study")
 
 
 def test_quadrature_optimum_beside_figure_7_is_no_worse_than_any_start(quick):
@@ -109,7 +109,7 @@ def test_cavi_on_the_mixture_data(quick):
 
 
 def test_fitted_mixture_is_the_study_like_target():
-    mixture = mean_field.fitted_mixture(seed=0)
+    mixture = fitted_mixture(seed=0)
     assert set(mixture) == {"weights", "locs", "covs"}
     assert isinstance(mixture["weights"], tuple) and all(type(w) is float for w in mixture["weights"])
     assert sum(mixture["weights"]) == pytest.approx(1.0)
@@ -122,28 +122,26 @@ def test_fitted_mixture_is_the_study_like_target():
     assert np.sign(mixture["covs"][1, 0, 1]) == np.sign(study["covs"][1][0][1])
     target = vinf.targets.get("gaussian_mixture", **mixture)
     assert target.log_evidence() == pytest.approx(0.0, abs=1e-6)
-    np.testing.assert_array_equal(mean_field.fitted_mixture(seed=0)["locs"], mixture["locs"])
+    np.testing.assert_array_equal(fitted_mixture(seed=0)["locs"], mixture["locs"])
 
 
 # ------------------------------------------------------------------ sentences flip with their numbers (no training)
 
 
 def test_figure_2_places_q_by_its_mean_then_its_width():
-    from experiments import mean_field_figures as mff
-
-    post = mean_field.BIMODAL
-    assert mff.placement(-0.04, 1.49, post).startswith("puts its peak in the valley between the modes, broad enough")
-    on = mff.placement(-1.5, 0.6, post)
+    post = config.BIMODAL
+    assert mfr.placement(-0.04, 1.49, post).startswith("puts its peak in the valley between the modes, broad enough")
+    on = mfr.placement(-1.5, 0.6, post)
     assert on.startswith("sits on the mode at -1.5") and "spanning only the mode at -1.5" in on
-    assert mff.placement(5.0, 0.5, post).startswith("puts its peak beyond the modes, spanning neither")
+    assert mfr.placement(5.0, 0.5, post).startswith("puts its peak beyond the modes, spanning neither")
     f2 = dict(best_run=0, mean=[[-0.04]], cov=[[[1.49**2]]], posterior=post, elbo=[-0.34], kl=0.34,
               moment_matched=dict(mean=-0.3, sd=1.62))
-    assert mff._section_fig2(f2).study.startswith("As the study's Figure 2 argues")
-    assert mff._section_fig2(dict(f2, kl=0.01)).study.startswith("Unlike the study's argument")
+    assert mfr._section_fig2(f2).study.startswith("As the study's Figure 2 argues")
+    assert mfr._section_fig2(dict(f2, kl=0.01)).study.startswith("Unlike the study's argument")
 
 
 def _fig3(mean_shift=0.0, variance_scale=1.0):
-    loc, cov = np.asarray(mean_field.CORRELATED["loc"]), np.asarray(mean_field.CORRELATED["cov"])
+    loc, cov = np.asarray(config.CORRELATED["loc"]), np.asarray(config.CORRELATED["cov"])
     optimum = 1.0 / np.diag(np.linalg.inv(cov))
     mf_cov = [np.diag(optimum * variance_scale).tolist()] * 3
     return dict(loc=loc.tolist(), cov=cov.tolist(), mean_field_variance=optimum.tolist(), mean_field_kl=0.636,
@@ -152,51 +150,43 @@ def _fig3(mean_shift=0.0, variance_scale=1.0):
 
 
 def test_figure_3_tests_the_mean_and_the_variances_it_states():
-    from experiments import mean_field_figures as mff
-
-    assert "the mean is right and the variances are the mean-field optimum" in mff._section_fig3(_fig3()).study
-    shifted = mff._section_fig3(_fig3(mean_shift=0.3)).study
+    assert "the mean is right and the variances are the mean-field optimum" in mfr._section_fig3(_fig3()).study
+    shifted = mfr._section_fig3(_fig3(mean_shift=0.3)).study
     assert "but the mean is off by 0.300" in shifted and "the mean is right" not in shifted
-    wide = mff._section_fig3(_fig3(variance_scale=1.2)).study
+    wide = mfr._section_fig3(_fig3(variance_scale=1.2)).study
     assert "the variances miss 1/Λ_ii by up to 20.0 %" in wide and wide.startswith("This agrees")
-    loose = mff._section_fig3(_fig3(variance_scale=5.0)).study
+    loose = mfr._section_fig3(_fig3(variance_scale=5.0)).study
     assert loose.startswith("Unlike the study, mean field is not too compact")
-    missed = mff._section_fig3(dict(_fig3(), mean_field_kl=1.0)).measured
+    missed = mfr._section_fig3(dict(_fig3(), mean_field_kl=1.0)).measured
     assert "does not match −KL = -1.000 (it differs by more than" in missed and "(within 3 standard" not in missed
 
 
 def test_figure_6_states_convergence_and_monotonicity_from_the_fit():
-    from experiments import mean_field_figures as mff
-
     cavi = dict(prior=dict(alpha0=1.0, beta0=1.0, nu0=2.0),
                 mixture=dict(weights=[0.5, 0.5], locs=[[0, 1], [0, -1]], covs=[np.eye(2).tolist()] * 2),
                 generating=dict(locs=[[0, 1], [0, -1]]), num_iterations=22, converged=True, seconds=0.05,
                 elbo=[-10.0, -5.0], min_elbo_step=5.0, accuracy=0.97, predictive_at_means=[0.02, 0.01],
                 predictive_between=0.001, mean_log_predictive=-4.9)
-    assert "converges in 22 iterations" in mff._section_fig6(cavi).measured
-    assert "stops without converging after 22 iterations" in mff._section_fig6(dict(cavi, converged=False)).measured
-    single = mff._section_fig6(dict(cavi, num_iterations=1, elbo=[-10.0], min_elbo_step=None)).measured
+    assert "converges in 22 iterations" in mfr._section_fig6(cavi).measured
+    assert "stops without converging after 22 iterations" in mfr._section_fig6(dict(cavi, converged=False)).measured
+    single = mfr._section_fig6(dict(cavi, num_iterations=1, elbo=[-10.0], min_elbo_step=None)).measured
     assert "one iteration, so no step between iterations to check" in single
-    assert "THE BOUND DECREASED" in mff._section_fig6(dict(cavi, min_elbo_step=-1.0)).measured
+    assert "THE BOUND DECREASED" in mfr._section_fig6(dict(cavi, min_elbo_step=-1.0)).measured
     sk = dict(elbo_sklearn=-1.0, elbo_vinf=-1.0, mean_log_predictive_sklearn=-4.9, mean_log_predictive_vinf=-4.9,
               agreement=1.0, max_mean_difference=1e-5, sklearn_iterations=36, sklearn_converged=True)
-    assert "(scikit-learn: converged in 36 iterations)" in mff._section_sklearn(sk)
-    assert "stopped unconverged after 36" in mff._section_sklearn(dict(sk, sklearn_converged=False))
+    assert "(scikit-learn: converged in 36 iterations)" in mfr._section_sklearn(sk)
+    assert "stopped unconverged after 36" in mfr._section_sklearn(dict(sk, sklearn_converged=False))
 
 
 @pytest.mark.parametrize("gap, phrase", [(0.01, "within 0.02 nats of it (+0.010)"), (-0.004, "within 0.02 nats"),
                                          (0.24, "0.240 nats below it"), (-0.1, "0.100 nats above it")])
 def test_figure_7_gap_has_three_branches(gap, phrase):
-    from experiments import mean_field_figures as mff
-
-    assert mff.gap_phrase(gap).startswith(phrase)
+    assert mfr.gap_phrase(gap).startswith(phrase)
 
 
 def test_figure_4_says_whether_the_components_lie_one_above_the_other():
-    from experiments import mean_field_figures as mff
-
     cavi = dict(num_points=500, generating=dict(weights=[0.5, 0.5], locs=[[7.0, 6.0], [9.0, -4.0]],
                                                 covs=[np.eye(2).tolist()] * 2))
-    assert mff._section_fig4(cavi, 0).study.startswith("One component above, one below")
+    assert mfr._section_fig4(cavi, 0).study.startswith("One component above, one below")
     cavi["generating"]["locs"] = [[7.0, 1.0], [9.0, 1.0]]
-    assert mff._section_fig4(cavi, 0).study.startswith("Unlike the study's Figure 4")
+    assert mfr._section_fig4(cavi, 0).study.startswith("Unlike the study's Figure 4")

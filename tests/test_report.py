@@ -5,8 +5,8 @@ import re
 import pytest
 
 from experiments import report
-from experiments.__main__ import EXPERIMENTS, FURTHER
-from experiments._common import FIGURES, REPO
+from experiments.common.paths import FIGURES, REPO
+from experiments.registry import FURTHER, REPRODUCTION as EXPERIMENTS
 
 MANIFEST = json.loads((FIGURES / "manifest.json").read_text())
 

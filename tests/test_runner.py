@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from experiments import __main__ as driver
-from experiments import _common, _runner, flow_geometry, mean_field, report, toy_targets
-from experiments._common import FIGURES, REPO
+from experiments import flow_geometry, mean_field, registry, report, toy_targets
+from experiments.common import paths, runner
+from experiments.common import run as run_module
+from experiments.common.paths import FIGURES, REPO
 
 ENTRY_POINTS = ["experiments", "experiments.mean_field", "experiments.flow_geometry", "experiments.toy_targets",
                 "experiments.eight_schools", "experiments.ablations", "experiments.beyond", "experiments.report"]
@@ -86,7 +88,7 @@ def test_results_made_otherwise_are_not_reused(local_run, argv, named, capsys):
     forced = mean_field.EXPERIMENT.open([*argv, "--force", "--out", str(local_run)])
     assert not forced.resumed and not forced.cached_extra("fig2"), "--force starts afresh"
     reused = mean_field.EXPERIMENT.open(["--quick", "--out", str(local_run)])
-    assert all(reused.done(job) for job in mean_field.jobs(reused.scale, reused.seed))
+    assert all(reused.done(job) for job in mean_field.jobs.parts(reused.scale, reused.seed))
 
 
 def test_results_without_a_record_of_what_made_them_are_not_reused(tmp_path, capsys):
@@ -104,8 +106,8 @@ def test_every_output_is_readable_by_all(local_run):
 
 def test_draws_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     run = toy_targets.EXPERIMENT.open(["--quick", "--out", str(tmp_path)])
-    job = _runner.Job("job", print)
-    run.store(job, _runner.Outcome(arrays={"a.npz": {"x": np.arange(3)}}))
+    job = runner.Job("job", print)
+    run.store(job, runner.Outcome(arrays={"a.npz": {"x": np.arange(3)}}))
     path = run.draws / "a.npz"
     assert run.done(job) and path.stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "results.json").stat().st_mode & 0o777 == 0o644
@@ -116,7 +118,7 @@ def test_draws_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez_compressed", killed_mid_write)
     with pytest.raises(KeyboardInterrupt):
-        run.store(job, _runner.Outcome(arrays={"a.npz": {"x": np.arange(5)}}))
+        run.store(job, runner.Outcome(arrays={"a.npz": {"x": np.arange(5)}}))
     np.testing.assert_array_equal(np.load(path)["x"], np.arange(3))
     assert sorted(p.name for p in run.draws.iterdir()) == ["a.npz"]
     path.unlink()
@@ -128,8 +130,8 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
     figures.mkdir()
     committed = json.loads((FIGURES / "timings.json").read_text()) | {"partial": [], "resumed": []}
     (figures / "timings.json").write_text(json.dumps(committed))
-    for module, name in ((_common, "FIGURES"), (_common, "MANIFEST"), (_common, "TIMINGS"), (driver, "TIMINGS")):
-        monkeypatch.setattr(module, name, figures / getattr(module, name).relative_to(FIGURES))
+    for name in ("FIGURES", "MANIFEST", "TIMINGS"):
+        monkeypatch.setattr(paths, name, figures / getattr(paths, name).relative_to(FIGURES))
 
     run = flow_geometry.EXPERIMENT.open(["--out", str(figures / "flow_geometry")])
     assert run.registers
@@ -142,7 +144,7 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
         k: v for k, v in committed["experiments"].items() if k != "flow_geometry"}
     table = report.timings_table(timings)
     assert "total of the last full run" in table and "`flow_geometry` (rerun after the full run" in table
-    everything_retimed = timings | {"partial": list(driver.EXPERIMENTS)}
+    everything_retimed = timings | {"partial": list(registry.REPRODUCTION)}
     assert "total of an earlier full run, older than every time above" in report.timings_table(everything_retimed)
     driver.record_total(123.4)
     timings = json.loads((figures / "timings.json").read_text())
@@ -151,7 +153,7 @@ def test_a_partial_rerun_keeps_the_last_full_runs_total(tmp_path, monkeypatch):
 
 def test_a_run_is_timed_from_its_work_not_from_when_it_was_opened(tmp_path, monkeypatch):
     now = [0.0]
-    monkeypatch.setattr(_common.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(run_module.time, "perf_counter", lambda: now[0])
     run = flow_geometry.EXPERIMENT.open(["--out", str(tmp_path / "flow_geometry")])
     now[0] = 100.0  # python -m experiments opens every run first; the earlier ones work meanwhile
     with run:
@@ -163,8 +165,8 @@ def test_a_rerun_that_only_redraws_keeps_the_time_of_the_run_that_computed(tmp_p
     figures = tmp_path / "figures"
     figures.mkdir()
     (figures / "timings.json").write_text(json.dumps({"experiments": {"flow_geometry": 5.0}, "partial": []}))
-    for module, name in ((_common, "FIGURES"), (_common, "MANIFEST"), (_common, "TIMINGS")):
-        monkeypatch.setattr(module, name, figures / getattr(module, name).relative_to(FIGURES))
+    for name in ("FIGURES", "MANIFEST", "TIMINGS"):
+        monkeypatch.setattr(paths, name, figures / getattr(paths, name).relative_to(FIGURES))
     out = figures / "flow_geometry"
     first = flow_geometry.EXPERIMENT.open(["--out", str(out)])
     with first:
@@ -202,8 +204,8 @@ def test_a_dask_cluster_gives_the_same_numbers_as_local_processes(local_run, tmp
 def test_workers_keep_tensorflow_and_pymc_out_of_the_terminal(capfd):
     nuts = toy_targets.Nuts(draws=50, tune=50)
     stored = []
-    with _runner.executor(jobs=1) as pool:
-        _runner.run_jobs([nuts.job(None, 0)], pool, lambda job, outcome: stored.append(outcome), "banana")
+    with runner.executor(jobs=1) as pool:
+        runner.run_jobs([nuts.job(None, 0)], pool, lambda job, outcome: stored.append(outcome), "banana")
     assert stored[0].arrays["nuts_banana.npz"]["z"].shape == (100, 2)
     err = capfd.readouterr().err
     for noise in TF_NOISE + ("NUTS", "Sequential sampling", "BLAS"):
@@ -223,7 +225,7 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "Traceback" not in err and err.rstrip().splitlines()[-1] == _runner.INTERRUPTED
+    assert "Traceback" not in err and err.rstrip().splitlines()[-1] == runner.INTERRUPTED
     assert not any(noise in err for noise in TF_NOISE), err
     time.sleep(2)
     with pytest.raises(ProcessLookupError):
@@ -250,11 +252,11 @@ def test_a_redraw_of_every_experiment_keeps_the_last_complete_total(tmp_path, mo
         def execute(self, run):
             pass
 
-    monkeypatch.setattr(driver, "EXPERIMENTS", ("a", "b"))
+    monkeypatch.setattr(registry, "REPRODUCTION", ("a", "b"))
     monkeypatch.setattr(report, "write", lambda: None)
     for resumed, expected in ((False, 1), (True, 0)):
         recorded.clear()
         module = type("Module", (), {"EXPERIMENT": Experiment(resumed)})
-        monkeypatch.setattr(driver.importlib, "import_module", lambda name, module=module: module)
+        monkeypatch.setattr(registry, "load", lambda name, module=module: module.EXPERIMENT)
         driver.main(["--jobs", "1"])
         assert len(recorded) == expected

@@ -4,9 +4,11 @@ import math
 
 import pytest
 
-from experiments import ablations, agreement, beyond
-from experiments import eight_schools_claims as claims
-from experiments import eight_schools_report as report
+from experiments.ablations import report as ablations
+from experiments.beyond import report as beyond
+from experiments.beyond.config import SLOW
+from experiments.common import agreement
+from experiments.eight_schools import claims, report
 
 
 def _row(key, table="II", method="mean_field", centered=True, num_schools=8, num_flows=0, compat=True,
@@ -105,17 +107,53 @@ def test_the_moonshot_sentence_states_its_result_either_way():
     assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.2))
 
 
-def _verdict(better, worse, same=0, retried=0):
+def _verdict(better, worse, same=0, failed=0):
     counts = dict(better=better, worse=worse, same=same)
-    return dict(rows=better + worse + same, reported=0, closer=0, retried=retried, khat=counts, elbo=counts)
+    return dict(rows=better + worse + same, retried=0, failed=failed, tests=2 * (better + worse + same), khat=counts,
+                elbo=counts)
 
 
 def test_which_choice_to_keep_follows_the_ablation_counts():
-    assert "the study's choice is better than ours" in ablations.keep_sentence({"thesis_init": _verdict(3, 1)})
-    assert "we keep it" in ablations.keep_sentence({"thesis_init": _verdict(1, 3)})
-    text = ablations.keep_sentence({"thesis_checkpoint": _verdict(0, 0, 5, retried=2)})
-    assert "neither choice is better" in text and "2 retried trainings" in text
-    assert ablations.keep_sentence({"thesis_all": _verdict(3, 0)}) == ""
+    keep = lambda departures: ablations.keep_sentence(dict(total_tests=8, departures=departures))  # noqa: E731
+    assert "the study's choice is better than ours" in keep({"thesis_init": _verdict(3, 1)})
+    assert "we keep it" in keep({"thesis_init": _verdict(1, 3)})
+    text = keep({"thesis_checkpoint": _verdict(0, 0, 5, failed=2)})
+    assert "do not tell the choices apart" in text and "2 failed trainings" in text
+    assert keep({"thesis_all": _verdict(3, 0)}) == ""
+
+
+def test_holm_corrects_for_the_number_of_comparisons():
+    assert agreement.holm([2.1]) == [True], "one test: the single rule"
+    assert agreement.holm([2.1] * 20) == [False] * 20, "twenty tests at |z| = 2.1: about one would pass by chance"
+    assert agreement.holm([6.0] + [0.1] * 19) == [True] + [False] * 19
+
+
+def test_rows_from_the_same_seeds_are_compared_training_by_training():
+    a, b = _row("a", elbo=-60.0), _row("b", elbo=-60.1)
+    a["elbo_runs"], b["elbo_runs"] = [-60.0, -59.5, -60.5, -60.2, -59.8], [-60.1, -59.6, -60.6, -60.3, -59.9]
+    a["elbo_std"] = b["elbo_std"] = 0.38  # the spread of those runs
+    assert abs(agreement.z_rows(a, b, "elbo")) < 2, "unpaired: a spread of 0.4 hides a shift of 0.1"
+    a["seed"] = b["seed"] = 7
+    assert agreement.z_rows(a, b, "elbo") > 1e6, "paired: every training moved by 0.1 (to float rounding)"
+    b["retried"] = True
+    assert abs(agreement.z_rows(a, b, "elbo")) < 2, "a retried row trained from another seed"
+
+
+def test_a_failed_training_stands_out_from_its_row():
+    assert agreement.failed_trainings([0.03, 0.04, 0.02, 15.7, 0.03]) == [3]
+    assert agreement.failed_trainings([0.03, 0.04, 0.02, 0.06, 0.03]) == []
+    assert agreement.failed_trainings([0.52, 0.03, 0.02, 0.03, 0.04]) == [0], "the thesis's Table IV centered"
+
+
+def test_a_claim_of_no_gain_within_the_noise_is_not_shown_either_way():
+    rows = [_row(f"V{k}", table="V", method="planar", num_schools=2, num_flows=k, khat=khat, thesis=None)
+            for k, khat in ((10, 0.5), (80, 0.30), (128, 0.29))]
+    rows += [dict(r, thesis_compat=False) for r in rows]
+    (claim,) = [c for c in claims.checked(rows, 64, (10, 80, 128)) if c["claim"].startswith("no gain")]
+    assert claim["verdict"] == claims.NOT_SHOWN and "4 times in 5" in claim["thesis_target"]
+    rows[2]["khat_thesis_mean"] = rows[5]["khat_thesis_mean"] = 0.10
+    (claim,) = [c for c in claims.checked(rows, 64, (10, 80, 128)) if c["claim"].startswith("no gain")]
+    assert claim["verdict"] == claims.FAILS
 
 
 def _depth_row(k, khat, variant="default", sd=0.02, norms=None):
@@ -131,7 +169,7 @@ def test_the_depth_conclusion_names_the_cause_the_numbers_support():
     baseline = [_depth_row(k, 0.40) for k in (10, 40, 80)]
     own = [_depth_row(128, 0.40, norms=flat), _depth_row(256, 0.40, norms=[1.0] * 256),
            _depth_row(128, 0.40, "leaky_relu"), _depth_row(256, 0.40, "leaky_relu"),
-           _depth_row(256, 0.40, beyond.SLOW)]
+           _depth_row(256, 0.40, SLOW.name)]
     text = beyond.depth_text(own, baseline)
     assert "within the noise of the k̂ estimate" in text and "K = 256 0.40 against K = 128 0.40" in text
     better = copy.deepcopy(own)

@@ -9,23 +9,26 @@ import pytest
 from scipy import integrate, stats
 
 import vinf
-from experiments import _baseline, toy_targets
-from experiments import toy_targets_figures as figures
-from experiments import toy_targets_report as report
+from experiments import toy_targets
+from experiments.common import baselines
+from experiments.mean_field.config import CORRELATED
+from experiments.mean_field.jobs import correlated_target
+from experiments.toy_targets import config, figures, fits, jobs, measure, notes, phrases, report
 
-TWO_D = [spec.name for spec in toy_targets.TARGETS if vinf.targets.get(spec.name).dim == 2]
+TWO_D = [spec.name for spec in config.TARGETS if vinf.targets.get(spec.name).dim == 2]
 # nats: a short planar fit's ELBO must come this close to log Z on every 2-D target. Below log 2 / 2, so a
 # fit that misses one of two equal modes (KL ~ log 2) fails; K = 16 and 4000 steps reach 0.17 at worst (energy 3).
 KL_MARGIN = 0.3
-SHORT = toy_targets.Scale(16, 4000, 1000, 20000, 1, 0, 0, jit_compile=True)
+VARIANTS = {v.name: v for v in config.VARIANTS}  # the variants of the mode study, by the name their rows carry
+SHORT = config.Scale(16, 4000, 1000, 20000, 1, 0, 0, jit_compile=True)
 
 
 @pytest.fixture(scope="module")
 def short_planar():
     """Every 2-D target fitted at once by one batched planar surrogate (K = 16, 4000 steps, annealed over 1333)."""
-    group = toy_targets.Group("planar", tuple(TWO_D), SHORT.max_flows, SHORT.max_steps,
-                              anneal_steps=SHORT.max_steps // 3, target_kwargs={})
-    return {row["target"]: row for row in toy_targets.train_group(group, SHORT, 0).rows}
+    group = jobs.Group("planar", tuple(TWO_D), SHORT.max_flows, SHORT.max_steps,
+                       anneal_steps=SHORT.max_steps // 3, target_kwargs={})
+    return {row["target"]: row for row in jobs.train_group(group, SHORT, 0).rows}
 
 
 @pytest.mark.parametrize("name", TWO_D)
@@ -48,7 +51,7 @@ def _random_flow(family, seed):
 @pytest.mark.parametrize("family", ["planar", "radial"])
 def test_pushed_forward_line_density_integrates_to_one(family):
     q = _random_flow(family, seed=3)
-    z0, q0, z_k, q_k = figures.exact_line_density(q, 0, -12.0, 12.0, num=20001)
+    z0, q0, z_k, q_k = fits.exact_line_density(q, 0, -12.0, 12.0, num=20001)
     assert np.all(np.diff(z_k) > 0), "a 1-D planar or radial flow is monotone"
     assert integrate.trapezoid(q0, z0) == pytest.approx(1.0, abs=1e-3)
     assert integrate.trapezoid(q_k, z_k) == pytest.approx(1.0, abs=1e-3)
@@ -83,25 +86,23 @@ def test_banana_arm_mass_matches_exact_sampling():
     rng = np.random.default_rng(1)
     z2 = rng.normal(0.0, 2.0, 10**6)
     z1 = rng.normal(z2**2 / 4.0, 1.0)
-    share = np.mean(z1 > figures.BANANA_ARM)
+    share = np.mean(z1 > config.BANANA_ARM)
     se = math.sqrt(share * (1 - share) / z1.size)
-    assert abs(figures.banana_arm_mass(figures.BANANA_ARM) - share) < 4 * se
+    assert abs(measure.banana_arm_mass(config.BANANA_ARM) - share) < 4 * se
 
 
 # ------------------------------------------------------------------ the mean-field baseline at its optimum
 
 
 def test_quadrature_kl_of_a_diagonal_gaussian_against_a_gaussian_is_exact():
-    from experiments.mean_field import CORRELATED, correlated_target
-
     target = correlated_target()
     mu, cov = np.asarray(CORRELATED["loc"]), np.asarray(CORRELATED["cov"])
     loc, scale = np.array([0.3, -0.2]), np.array([0.7, 1.3])
     inv = np.linalg.inv(cov)
     exact = 0.5 * (np.trace(inv @ np.diag(scale**2)) + (mu - loc) @ inv @ (mu - loc) - 2
                    + np.linalg.slogdet(cov)[1] - np.sum(np.log(scale**2)))
-    assert _baseline.diagonal_gaussian_kl(target, loc, scale) == pytest.approx(exact, abs=1e-8)
-    best = _baseline.search_box(target, 4, seed=0)
+    assert baselines.diagonal_gaussian_kl(target, loc, scale) == pytest.approx(exact, abs=1e-8)
+    best = baselines.search_box(target, 4, seed=0)
     # the mean-field optimum of a Gaussian: its mean and the precision's inverse diagonal (Figure 3)
     np.testing.assert_allclose(best["loc"], mu, atol=1e-4)
     np.testing.assert_allclose(np.square(best["scale"]), 1 / np.diag(inv), rtol=1e-4)
@@ -113,13 +114,13 @@ MULTISTART = ("two_hills", "circle", "energy1", "energy2", "energy3")
 @pytest.fixture(scope="module")
 def multistart():
     """Mean field from 8 starts spread over each box (3000 steps), and the best diagonal Gaussian by quadrature."""
-    scale = toy_targets.Scale(1, 3000, 1000, 20000, 1, 0, 0, jit_compile=True, starts=8)
+    scale = config.Scale(1, 3000, 1000, 20000, 1, 0, 0, jit_compile=True, starts=8)
     rows = []
     for names in (MULTISTART[:1], MULTISTART[1:]):
-        group = toy_targets.Group("mean_field", names, 0, scale.max_steps, num_runs=scale.starts, spread=True,
-                                  target_kwargs={})
-        rows += toy_targets.train_group(group, scale, 0).rows
-    optimum = {name: _baseline.search_box(vinf.targets.get(name), 16, seed=0, fraction=toy_targets.SPREAD)
+        group = jobs.Group("mean_field", names, 0, scale.max_steps, num_runs=scale.starts, spread=True,
+                           target_kwargs={})
+        rows += jobs.train_group(group, scale, 0).rows
+    optimum = {name: baselines.search_box(vinf.targets.get(name), 16, seed=0, fraction=config.SPREAD)
                for name in MULTISTART}
     return {r["target"]: r for r in rows}, optimum
 
@@ -128,7 +129,7 @@ def multistart():
 def test_best_mean_field_start_is_within_5_percent_of_the_quadrature_optimum(multistart, name):
     rows, optimum = multistart
     row = rows[name]
-    best = toy_targets.best_member(row)
+    best = report.best_member(row)
     kl, se, opt = row["kl"][best], row["elbo_se"][best], optimum[name]["kl"]
     assert kl <= 1.05 * opt, f"best of 8 starts {kl:.3f}, quadrature optimum {opt:.3f}"
     assert kl >= opt - 4 * se, f"a fit below the best diagonal Gaussian: {kl:.4f} < {opt:.4f} (MC se {se:.4f})"
@@ -152,7 +153,7 @@ def test_circle_negates_the_whole_printed_log_density():
 
 
 def test_figure_eight_mixture_is_the_target():
-    mix = figures.FIGURE_EIGHT
+    mix = config.FIGURE_EIGHT
     z = np.random.default_rng(1).normal(0.0, 2.0, (500, 2))
     density = sum(w * stats.multivariate_normal(m, c).pdf(z) for w, m, c in zip(mix["weights"], mix["locs"],
                                                                                mix["covs"]))
@@ -165,27 +166,27 @@ def test_cut_direction_finds_a_known_line():
     for angle in (0.0, 45.0, 90.0, 135.0):
         normal = np.array([-math.sin(math.radians(angle)), math.cos(math.radians(angle))])
         z_k = np.where((z0 @ normal > 0)[:, None], 1.0, -1.0) * np.ones(2)  # each side to one mode
-        cut = figures.cut_direction(z0, z_k, (1.0, 1.0))
+        cut = measure.cut_direction(z0, z_k, (1.0, 1.0))
         assert min(abs(cut["angle"] - angle), 180 - abs(cut["angle"] - angle)) < 3.0
         assert cut["accuracy"] > 0.99
 
 
 def test_orientation_sentence_follows_the_angle():
-    assert report.orientation(3.0) == report.orientation(178.0) == "horizontally"
-    assert report.orientation(88.0) == "vertically"
-    assert report.orientation(135.0).startswith("diagonally (falling")
-    assert report.orientation(45.0).startswith("diagonally (rising")
-    one = report.cut_sentence({"planar": dict(angle=135.0, accuracy=0.99)})
+    assert phrases.orientation(3.0) == phrases.orientation(178.0) == "horizontally"
+    assert phrases.orientation(88.0) == "vertically"
+    assert phrases.orientation(135.0).startswith("diagonally (falling")
+    assert phrases.orientation(45.0).startswith("diagonally (rising")
+    one = phrases.cut_sentence({"planar": dict(angle=135.0, accuracy=0.99)})
     assert "diagonally" in one and "one straight line" in one
-    assert "no straight line" in report.cut_sentence({"planar": dict(angle=135.0, accuracy=0.7)})
+    assert "no straight line" in phrases.cut_sentence({"planar": dict(angle=135.0, accuracy=0.7)})
 
 
 def test_variant_sentence_says_whether_a_departure_changes_the_count():
     entry = lambda both, kl: dict(num_runs=10, both_sides=both, kl=[kl] * 10)  # noqa: E731
     same = {"default": entry(0, 0.69), "thesis_init": entry(0, 0.70), "thesis_all": entry(0, 0.69)}
-    assert "No departure changes that number." in report.variant_sentence("Two hills", same)
+    assert "No departure changes that number." in phrases.variant_sentence("Two hills", same)
     changed = dict(same, thesis_all=entry(7, 0.2))
-    text = report.variant_sentence("Two hills", changed)
+    text = phrases.variant_sentence("Two hills", changed)
     assert "No departure" not in text and "Study's init and checkpoint raises it to 7 (Fisher's exact p = 0.00: beyond chance)." in text
     assert "-0.490" in text  # how far the median KL moves
 
@@ -194,7 +195,7 @@ def test_variant_sentence_says_whether_a_departure_changes_the_count():
                                                   (0, 0, "do not explain"), (0, 5, "explain part"),
                                                   (0, 2, "no more apart than chance"), (9, 2, "do worse")])
 def test_figure_18_verdict_follows_the_counts(ours, theirs, phrase):
-    assert phrase in report.study_hills_verdict(ours, theirs, 10)
+    assert phrase in phrases.study_hills_verdict(ours, theirs, 10)
 
 
 def test_optimum_sentence_flips_with_the_fit():
@@ -208,28 +209,28 @@ def test_optimum_sentence_flips_with_the_fit():
 @pytest.mark.parametrize("share, verdict", [(0.19, "matches"), (0.02, "misses"), (0.10, "under-fills"),
                                             (0.30, "over-fills")])
 def test_share_verdict(share, verdict):
-    assert report.share_verdict(share, 0.19) == verdict
+    assert phrases.share_verdict(share, 0.19) == verdict
 
 
 def test_hills_phrase_reads_the_kl():
-    assert report.hills_phrase(0.1) == "both hills"
-    assert report.hills_phrase(math.log(2.0) + 0.01) == "one hill"
-    assert report.hills_phrase(2.0) == "neither hill cleanly"
+    assert phrases.hills_phrase(0.1) == "both hills"
+    assert phrases.hills_phrase(math.log(2.0) + 0.01) == "one hill"
+    assert phrases.hills_phrase(2.0) == "neither hill cleanly"
 
 
 def test_collapses_are_counted_after_training_settles():
     rng = np.random.default_rng(3)
     trace = np.concatenate([np.linspace(10.0, -2.0, 500), -2.0 + 0.05 * rng.standard_normal(3000)])
-    assert figures.collapses(trace) == 0  # the warm-up is not a collapse
+    assert measure.collapses(trace) == 0  # the warm-up is not a collapse
     for start in (1000, 2500):
         trace[start:start + 300] += 3.0  # the loss jumps: the ELBO collapses
-    assert figures.collapses(trace) == 2
+    assert measure.collapses(trace) == 2
 
 
 def test_variant_sentence_without_departures_or_without_our_runs():
     entry = dict(num_runs=10, both_sides=3, kl=[0.5] * 10)
-    assert report.variant_sentence("Two hills", {"default": entry}).endswith("; no departure was run.")
-    assert "no run under our choices" in report.variant_sentence("Two hills", {"thesis_all": entry})
+    assert phrases.variant_sentence("Two hills", {"default": entry}).endswith("; no departure was run.")
+    assert "no run under our choices" in phrases.variant_sentence("Two hills", {"thesis_all": entry})
 
 
 def _mean_field_row(target, origin_kl, best_kl):
@@ -261,23 +262,23 @@ def _components(shares, peaks, distances):
 
 
 def test_symmetric_notes_name_every_failing_flow_and_condition():
-    cut = {f: dict(angle=0.0, accuracy=0.99, share=0.5) for f in figures.FLOWS}
-    kl = {"figure_eight": {f: 0.03 for f in toy_targets.FAMILIES}}
-    good = {f: _components((0.5, 0.5), (0.17, 0.17), (0.1, 0.1)) for f in figures.FLOWS}
-    fig23, fig24, fig25 = report.note_symmetric(kl, good, cut)
+    cut = {f: dict(angle=0.0, accuracy=0.99, share=0.5) for f in config.FLOWS}
+    kl = {"figure_eight": {f: 0.03 for f in config.FAMILIES}}
+    good = {f: _components((0.5, 0.5), (0.17, 0.17), (0.1, 0.1)) for f in config.FLOWS}
+    fig23, fig24, fig25 = notes.note_symmetric(kl, good, cut)
     assert fig23.study.startswith("As in the study") and fig24.study.startswith("As in the study")
     assert "into two halves" in fig25.study and ", as ours." in fig25.study
     bad = dict(good, planar=_components((0.95, 0.05), (0.17, 0.10), (0.1, 0.1)),
                radial=_components((0.5, 0.5), (0.17, 0.17), (0.1, 2.5)))
-    fig23, fig24, _ = report.note_symmetric(kl, bad, cut)
+    fig23, fig24, _ = notes.note_symmetric(kl, bad, cut)
     assert fig23.study == "Unlike the study, one mode holds less than 10 % of the draws of planar."
     assert ("the heights differ by more than 10 % for planar and a peak lies more than 1 sd from its mean for radial"
             in fig24.study)
     uneven = dict(cut, radial=dict(angle=90.0, accuracy=0.99, share=0.3))
-    fig25 = report.note_symmetric(kl, good, uneven)[2]
+    fig25 = notes.note_symmetric(kl, good, uneven)[2]
     assert "though not into halves for radial" in fig25.study and "ours is not horizontal for radial" in fig25.study
     crooked = dict(cut, planar=dict(angle=0.0, accuracy=0.7, share=0.5))
-    assert "not cut by one straight line for planar" in report.note_symmetric(kl, good, crooked)[2].study
+    assert "not cut by one straight line for planar" in notes.note_symmetric(kl, good, crooked)[2].study
 
 
 def test_mixture_notes_name_the_flows_that_fail():
@@ -286,11 +287,11 @@ def test_mixture_notes_name_the_flows_that_fail():
         return [dict(weight=w, share=s, correlation=c, true_correlation=t, peak=p, peak_distance=distance,
                      true_peak=tp) for w, s, c, t, p, tp in zip((0.45, 0.55), (share_upper, 1 - share_upper), corr,
                                                                 (-0.7, 0.5), peaks, (0.014, 0.025))]
-    kl = {"gaussian_mixture": {f: 0.1 for f in toy_targets.FAMILIES}}
-    fig20, fig21 = report.note_mixture(kl, {f: comps() for f in figures.FLOWS}, mixture)
+    kl = {"gaussian_mixture": {f: 0.1 for f in config.FAMILIES}}
+    fig20, fig21 = notes.note_mixture(kl, {f: comps() for f in config.FLOWS}, mixture)
     assert fig20.study.startswith("As in the study") and fig21.study.startswith("As in the study")
     bad = {"planar": comps(corr=(0.7, 0.5)), "radial": comps(share_upper=0.7, peaks=(0.03, 0.02), distance=2.0)}
-    fig20, fig21 = report.note_mixture(kl, bad, mixture)
+    fig20, fig21 = notes.note_mixture(kl, bad, mixture)
     assert ("here the draws' correlation has the wrong sign for planar; the shares miss the weights by more than "
             "0.03 for radial; q_K is highest in the upper component for radial.") in fig20.study
     assert "the wrong sign for planar" in fig20.measured
@@ -298,40 +299,40 @@ def test_mixture_notes_name_the_flows_that_fail():
 
 
 def test_lobe_sentence_follows_the_target_and_the_flows():
-    text, shape = report.lobes_sentence(dict(exact=3.7, planar=5.8, radial=1.3))
+    text, shape = notes.lobes_sentence(dict(exact=3.7, planar=5.8, radial=1.3))
     assert "is highest where the ring meets the bumps" in text and shape == dict(planar="lobes", radial="flatter")
-    text, shape = report.lobes_sentence(dict(exact=0.8, planar=0.9, radial=1.3))
+    text, shape = notes.lobes_sentence(dict(exact=0.8, planar=0.9, radial=1.3))
     assert "is not higher where the ring meets the bumps" in text and shape == dict(planar="none_as_p", radial="extra")
-    text, shape = report.lobes_sentence(dict(exact=None, planar=0.0, radial=1.3))
+    text, shape = notes.lobes_sentence(dict(exact=None, planar=0.0, radial=1.3))
     assert "could not be measured" in text and set(shape.values()) == {"unmeasured"}
     centre = dict(radius=2.0, exact=0.0, planar=0.0, radial=0.0)
-    quarters = {f: dict(arcs=4, purity=0.95) for f in figures.FLOWS}
-    kl = {"circle": {f: 0.1 for f in toy_targets.FAMILIES}}
-    flat = report.note_circle(kl, centre, dict(exact=3.7, planar=1.2, radial=1.3), quarters)[2]
+    quarters = {f: dict(arcs=4, purity=0.95) for f in config.FLOWS}
+    kl = {"circle": {f: 0.1 for f in config.FAMILIES}}
+    flat = notes.note_circle(kl, centre, dict(exact=3.7, planar=1.2, radial=1.3), quarters)[2]
     assert flat.study.endswith("here planar and radial are flatter along the ring.")
-    mixed = report.note_circle(kl, centre, dict(exact=3.7, planar=1.2, radial=5.0), quarters)[2]
+    mixed = notes.note_circle(kl, centre, dict(exact=3.7, planar=1.2, radial=5.0), quarters)[2]
     assert mixed.study.endswith("here planar is flatter along the ring.")
-    lobed = report.note_circle(kl, centre, dict(exact=3.7, planar=5.0, radial=4.0), quarters)[2]
+    lobed = notes.note_circle(kl, centre, dict(exact=3.7, planar=5.0, radial=4.0), quarters)[2]
     assert lobed.study.startswith("As in")
 
 
 def test_nuts_arm_z_uses_the_effective_sample_size():
     arms = dict(threshold=6.0, exact=0.02, NUTS=0.025, NUTS_ess=100.0, NUTS_chains=2, planar=0.01, radial=0.01)
     nuts = dict(tune=300, draws=600, chains=2, divergences=1)
-    z, effective = report.banana_z(arms, nuts)
+    z, effective = notes.banana_z(arms, nuts)
     assert effective == 100.0 and z == pytest.approx(0.005 / math.sqrt(0.02 * 0.98 / 100.0))
-    kl = {"banana": {f: 0.01 for f in toy_targets.FAMILIES}}
-    peaks = {f: [0.0, 0.0] for f in figures.FLOWS}
-    note = report.note_banana(kl, arms, peaks, nuts)[2]
+    kl = {"banana": {f: 0.01 for f in config.FAMILIES}}
+    peaks = {f: [0.0, 0.0] for f in config.FLOWS}
+    note = notes.note_banana(kl, arms, peaks, nuts)[2]
     assert "100 effective draws" in note.measured and "2 chains" in note.measured and "1 divergence in" in note.measured
     assert note.study.startswith("As in the study")
     far = dict(arms, NUTS=0.05)
-    assert "hold more mass than the exact banana (|z| ≥ 2)" in report.note_banana(kl, far, peaks, nuts)[2].study
+    assert "hold more mass than the exact banana (|z| ≥ 2)" in notes.note_banana(kl, far, peaks, nuts)[2].study
     # the same share against a larger effective sample: within Z_AGREE at ESS 100, beyond it at ESS 600
     wider = dict(arms, NUTS=0.035)
-    assert report.note_banana(kl, wider, peaks, nuts)[2].study.startswith("As in the study")
-    assert report.note_banana(kl, dict(wider, NUTS_ess=600.0), peaks, nuts)[2].study.startswith("The study found")
-    undefined = report.note_banana(kl, dict(arms, NUTS_ess=None, NUTS=0.0, exact=0.0), peaks, nuts)[2]
+    assert notes.note_banana(kl, wider, peaks, nuts)[2].study.startswith("As in the study")
+    assert notes.note_banana(kl, dict(wider, NUTS_ess=600.0), peaks, nuts)[2].study.startswith("The study found")
+    undefined = notes.note_banana(kl, dict(arms, NUTS_ess=None, NUTS=0.0, exact=0.0), peaks, nuts)[2]
     assert "as if independent" in undefined.measured and "z = +0.0" in undefined.measured
 
 
@@ -340,14 +341,14 @@ def _traces(noise, collapses):
 
 
 def test_trace_note_judges_noise_and_collapses_apart():
-    steady = report.note_traces(_traces((1.6, 0.6, 0.2), (3, 1, 0)), 2.8)
+    steady = notes.note_traces(_traces((1.6, 0.6, 0.2), (3, 1, 0)), 2.8)
     assert "less stable: noisier, with more collapses" in steady.study
-    noisier = report.note_traces(_traces((1.6, 0.6, 0.2), (0, 0, 0)), 2.8)
+    noisier = notes.note_traces(_traces((1.6, 0.6, 0.2), (0, 0, 0)), 2.8)
     assert "make training noisier; the collapses, though, do not become fewer" in noisier.study
     assert "falls of more than 0.5 nats" in noisier.measured and "last 20 % of steps" in noisier.measured
-    flat = report.note_traces(_traces((0.6, 0.6, 0.2), (3, 1, 0)), 2.8)
+    flat = notes.note_traces(_traces((0.6, 0.6, 0.2), (3, 1, 0)), 2.8)
     assert flat.study.startswith("Unlike the study") and "though the collapses become fewer" in flat.study
-    single = report.note_traces({"500": dict(noise=0.2, collapses=0, elbo=0.5)}, 2.8)
+    single = notes.note_traces({"500": dict(noise=0.2, collapses=0, elbo=0.5)}, 2.8)
     assert single.measured.startswith("Only S = 500 was traced") and not single.study
 
 
@@ -363,26 +364,26 @@ def test_report_paragraphs_survive_missing_results():
 def test_settings_in_the_report_come_from_the_constants():
     facts = dict(setting={"two_hills": (3, 5000)})
     text = report._setting_sentence(facts, quick=False)
-    assert f"S = {toy_targets.SAMPLE_SIZE} draws" in text and f"Adam {toy_targets.LEARNING_RATE:g}" in text
+    assert f"S = {config.SAMPLE_SIZE} draws" in text and f"Adam {config.LEARNING_RATE:g}" in text
     assert "50, 90 and 99 % of its mass" in text and "K = 3 and 5000 steps" in text
 
 
 def test_measurements_guard_empty_regions():
-    assert figures.indicator_ess(np.zeros(600, bool), 2) is None
+    assert measure.indicator_ess(np.zeros(600, bool), 2) is None
     rng = np.random.default_rng(0)
-    ess = figures.indicator_ess(rng.random(600) < 0.2, 2)
+    ess = measure.indicator_ess(rng.random(600) < 0.2, 2)
     assert 300 < ess < 900  # independent draws: about their number
     z = np.zeros((10, 2))
-    assert figures.lobe_contrast(z, np.ones(10)) is None
-    assert figures.point_symmetric(vinf.targets.get("figure_eight"))
-    assert not figures.point_symmetric(vinf.targets.get("banana"))
+    assert measure.lobe_contrast(z, np.ones(10)) is None
+    assert measure.point_symmetric(vinf.targets.get("figure_eight"))
+    assert not measure.point_symmetric(vinf.targets.get("banana"))
 
 
 # ------------------------------------------------------------------ end to end
 
 
 # Fewer steps and draws than --quick: the same code path, within the test suite's time
-SMALL = dataclasses.replace(toy_targets.QUICK, max_steps=150, draws=1000, eval_draws=5000, nuts_draws=200,
+SMALL = dataclasses.replace(config.QUICK, max_steps=150, draws=1000, eval_draws=5000, nuts_draws=200,
                             nuts_tune=200)
 
 
@@ -398,7 +399,7 @@ ROW_FIELDS = {"key", "target", "family", "num_flows", "num_steps", "sample_size"
 
 
 def _table_rows(results, scale=SMALL):
-    groups = toy_targets.table_groups(scale, {})
+    groups = jobs.table_groups(scale, {})
     keys = {g.member_key(t) for g in groups for t in g.targets}
     return [r for r in results["rows"] if r["key"] in keys]
 
@@ -410,7 +411,7 @@ def test_quick_run_writes_every_figure_and_result(quick):
     assert (out / "mode_study_annealing.png").exists()
     table_rows = _table_rows(results)
     assert {(r["target"], r["family"]) for r in table_rows} == {
-        (spec.name, family) for spec in toy_targets.TARGETS for family in toy_targets.FAMILIES}
+        (spec.name, family) for spec in config.TARGETS for family in config.FAMILIES}
     for row in table_rows:
         assert ROW_FIELDS <= set(row)
         assert row["variant"] == "default"
@@ -418,14 +419,14 @@ def test_quick_run_writes_every_figure_and_result(quick):
         elbo, se = np.asarray(row["elbo"]), np.asarray(row["elbo_se"])
         assert np.all(elbo <= row["log_evidence"] + 3 * se + 1e-9), row["key"]
         np.testing.assert_allclose(row["kl"], row["log_evidence"] - elbo, rtol=1e-6)
-    assert {r["variant"] for r in results["rows"]} == set(toy_targets.VARIANTS)
-    assert set(results["extra"]["fig17_traces"]) == {str(s) for s in toy_targets.TRACE_SIZES}
+    assert {r["variant"] for r in results["rows"]} == set(VARIANTS)
+    assert set(results["extra"]["fig17_traces"]) == {str(s) for s in config.TRACE_SIZES}
     assert {"weights", "locs", "covs"} <= set(results["extra"]["mixture"])
-    assert set(results["extra"]["gaussian_optimum"]) == {spec.name for spec in toy_targets.TARGETS}
+    assert set(results["extra"]["gaussian_optimum"]) == {spec.name for spec in config.TARGETS}
     report_text = (out / "report.md").read_text()
     for number in range(17, 36):
         assert f"### Figure {number}" in report_text
-    assert (out / "kl_table.md").read_text().count("\n") == len(toy_targets.TARGETS) + 2
+    assert (out / "kl_table.md").read_text().count("\n") == len(config.TARGETS) + 2
 
 
 def test_quick_report_states_its_scale_and_judges_no_agreement(quick):
@@ -456,14 +457,14 @@ def test_mean_field_starts_spread_over_the_box(quick):
 def test_mode_study_compares_the_same_seeds_under_every_variant(quick):
     _, results = quick
     study = results["extra"]["mode_study"]
-    for name in toy_targets.MODE_TARGETS:
+    for name in config.MODE_TARGETS:
         runs = {r["variant"]: r for r in study["runs"] if r["target"] == name}
-        assert set(runs) == set(toy_targets.VARIANTS)
+        assert set(runs) == set(VARIANTS)
         assert runs["default"]["anneal_steps"] == 0 < runs["annealed"]["anneal_steps"]
-        assert runs["longer"]["num_steps"] == toy_targets.LONGER * runs["default"]["num_steps"]
+        assert runs["longer"]["num_steps"] == config.LONGER * runs["default"]["num_steps"]
         by_key = {r["key"]: r for r in results["rows"]}
-        rows = {v: by_key[toy_targets.mode_group(name, v, SMALL).member_key(name)]
-                for v in toy_targets.VARIANTS}
+        rows = {v: by_key[jobs.mode_group(name, VARIANTS[v], SMALL).member_key(name)]
+                for v in VARIANTS}
         assert rows["thesis_init"]["surrogate_options"] == {"w_scale": 1e-2}
         assert rows["thesis_checkpoint"]["fit_options"]["checkpoint"] == "lowest"
         assert rows["thesis_all"]["surrogate_options"] == {"w_scale": 1e-2}
@@ -480,10 +481,10 @@ def test_mode_study_compares_the_same_seeds_under_every_variant(quick):
 def test_variants_share_their_seeds(quick):
     """The study's checkpoint follows our training step for step; the longer training repeats it first."""
     out, _ = quick
-    for name in toy_targets.MODE_TARGETS:
+    for name in config.MODE_TARGETS:
         dim = vinf.targets.get(name).dim
-        loss = {v: toy_targets.load_surrogate(toy_targets.mode_group(name, v, SMALL), out / "draws",
-                                              dim)[1] for v in ("default", "thesis_checkpoint", "longer")}
+        loss = {v: jobs.load_surrogate(jobs.mode_group(name, VARIANTS[v], SMALL), out / "draws",
+                                       dim)[1] for v in ("default", "thesis_checkpoint", "longer")}
         np.testing.assert_array_equal(loss["thesis_checkpoint"], loss["default"])
         np.testing.assert_allclose(loss["longer"][:len(loss["default"])], loss["default"], rtol=1e-5)
 
@@ -493,10 +494,9 @@ def test_rerun_resumes_without_training(quick):
     run = dataclasses.replace(toy_targets.EXPERIMENT, quick=SMALL).open(["--quick", "--out", str(out)])
     mixture = run.cached_extra("mixture")
     kwargs = {"gaussian_mixture": mixture}
-    work = (toy_targets.table_groups(run.scale, kwargs) + toy_targets.trace_groups(run.scale)
-            + toy_targets.mode_groups(run.scale) + [toy_targets.Nuts(run.scale.nuts_draws, run.scale.nuts_tune),
-                                                    toy_targets.GaussianOptimum(
-                                                        toy_targets.OPTIMUM_STARTS * run.scale.starts, kwargs)])
+    work = (jobs.table_groups(run.scale, kwargs) + jobs.trace_groups(run.scale) + jobs.mode_groups(run.scale)
+            + [jobs.Nuts(run.scale.nuts_draws, run.scale.nuts_tune),
+               jobs.GaussianOptimum(config.OPTIMUM_STARTS * run.scale.starts, kwargs)])
     assert all(run.done(item.job(run.scale, run.seed)) for item in work), "a finished training would run again"
 
 
@@ -504,11 +504,11 @@ def test_a_flipped_number_in_the_results_flips_the_sentence(quick):
     """Energy 4's lower branch: give the radial draws the target's share and its 'misses' goes away."""
     out, results = quick
     measured = json.loads(json.dumps(results["extra"]["measured"]))
-    kl = {t: {f: 0.01 for f in toy_targets.FAMILIES} for t in figures.ENERGIES}
+    kl = {t: {f: 0.01 for f in config.FAMILIES} for t in config.ENERGIES}
     branch = measured["branches"]["energy4"]["lower wave"]
     branch["radial"] = 0.0
-    missing = report.note_energies(kl, measured["branches"], measured["window_mass"])[1].measured
+    missing = notes.note_energies(kl, measured["branches"], measured["window_mass"])[1].measured
     assert "radial misses energy 4's lower wave" in missing
     branch["radial"] = branch["exact"]
-    matching = report.note_energies(kl, measured["branches"], measured["window_mass"])[1].measured
+    matching = notes.note_energies(kl, measured["branches"], measured["window_mass"])[1].measured
     assert "radial misses energy 4's lower wave" not in matching

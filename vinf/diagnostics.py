@@ -132,12 +132,17 @@ class RepeatedRuns:
     ``khat`` (ArviZ's estimator), ``khat_thesis`` (the study's 2015 estimator,
     from the same draws) and ``elbo`` hold each training's average over its
     ``M`` sets of draws (shape ``[R]``); the summary is their mean and standard
-    deviation over trainings (``ddof=1``).
+    deviation over trainings (``ddof=1``). The ``*_set_sd`` fields hold each
+    training's standard deviation over its sets (``ddof=0``, as the study's code
+    computed it: the "Std" its Tables II-IV print is their mean), or ``None``.
     """
 
     khat: np.ndarray
     elbo: np.ndarray
     khat_thesis: np.ndarray
+    khat_set_sd: np.ndarray = None
+    elbo_set_sd: np.ndarray = None
+    khat_thesis_set_sd: np.ndarray = None
 
     def summary(self):
         """Mean and standard deviation (``ddof=1``) over trainings, as the thesis's tables report."""
@@ -151,6 +156,11 @@ class RepeatedRuns:
             elbo_std=sd(self.elbo),
         )
 
+    def select(self, members):
+        """The trainings ``members`` (an index or slice of the batch) as their own ``RepeatedRuns``."""
+        return RepeatedRuns(**{field.name: None if getattr(self, field.name) is None else getattr(self, field.name)[members]
+                               for field in dataclasses.fields(self)})
+
 
 def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
     """Score trained surrogates by the protocol of section VI.B.
@@ -158,7 +168,7 @@ def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
     ``q`` holds the ``R`` trainings as its batch (``batch_shape [R]``, or a
     single unbatched training). For each, ``num_sets`` independent sets of
     ``num_draws`` draws each give a k-hat (both estimators) and an ELBO; each
-    training's numbers are the averages over its sets.
+    training's numbers are the averages over its sets, beside their sd over sets.
     """
     num_sets = _checks.integer(num_sets, "num_sets")
     num_draws = _checks.integer(num_draws, "num_draws")
@@ -171,8 +181,11 @@ def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
         for method, values in khats.items():
             values.append(khat_from_log_weights(lw.T, method))
         elbos.append(lw.mean(axis=0))
-    average = lambda values: np.mean(np.reshape(values, (num_sets, -1)), axis=0)  # noqa: E731
-    return RepeatedRuns(khat=average(khats["arviz"]), elbo=average(elbos), khat_thesis=average(khats["thesis"]))
+    by_set = lambda values: np.reshape(values, (num_sets, -1))  # noqa: E731
+    return RepeatedRuns(
+        khat=np.mean(by_set(khats["arviz"]), axis=0), elbo=np.mean(by_set(elbos), axis=0),
+        khat_thesis=np.mean(by_set(khats["thesis"]), axis=0), khat_set_sd=np.std(by_set(khats["arviz"]), axis=0),
+        elbo_set_sd=np.std(by_set(elbos), axis=0), khat_thesis_set_sd=np.std(by_set(khats["thesis"]), axis=0))
 
 
 # ------------------------------------------------------------------ per-layer gradients

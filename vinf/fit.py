@@ -9,8 +9,14 @@ As in the thesis, the best parameters seen are kept and restored at the end, but
 (``CHECKPOINT_DECAY``, about a 50-step window), not on single-step estimates:
 with S = 500 draws the estimate's noise is larger than the late improvements,
 and the lowest single estimate is a lucky draw, often from an early, worse
-state. ``checkpoint="lowest"`` is the thesis's rule (the lowest single-step
-loss), ``checkpoint="last"`` keeps the final parameters. A surrogate with
+state. The other rules (``CHECKPOINTS``): ``"lowest"`` keeps the parameters of
+the lowest single-step loss; ``"lowest_post_update"`` is the rule of the
+study's code when its tables were made (github.com/pierresegonne/VINF, commit
+ee24ca6, ``code/train.py``: the lowest single-step loss from step 500 on, the
+parameters saved *after* the update that follows it); ``"two_percent_post_update"``
+the rule of its final commit (8f58d79: a save from step 1 on, only when the
+loss falls more than 2 % below the last saved loss, again after the update);
+``"last"`` keeps the final parameters. A surrogate with
 ``batch_shape`` ``[R]`` trains ``R`` independent approximations at once, each
 with its own loss, best step and checkpoint.
 
@@ -62,13 +68,40 @@ from vinf.targets import log_density
 
 __all__ = [
     "fit", "FitResult", "smoothed_loss", "negative_elbo_sums",
-    "CHECKPOINTS", "GRADIENTS", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START",
+    "CHECKPOINTS", "CheckpointRule", "GRADIENTS", "CHUNK_STEPS", "CHECKPOINT_DECAY", "ANNEAL_START",
 ]
 
 CHUNK_STEPS = 250  # steps per compiled call: long enough to hide dispatch, short for the progress bar
 CHECKPOINT_DECAY = 0.98  # EMA of the loss that picks the checkpoint; ~1 / (1 - decay) = 50 steps
 ANNEAL_START = 0.01  # beta_0 of the annealing schedule (Rezende & Mohamed 2015)
-CHECKPOINTS = ("smoothed", "lowest", "last")  # which parameters fit restores
+
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointRule:
+    """When ``fit`` keeps a step's parameters as the best so far.
+
+    A step checkpoints when its loss (smoothed by an exponential moving average
+    of ``decay``; 0: the single-step estimate) is below the kept one by more than
+    ``tolerance`` of its magnitude, from step ``start`` on; ``after_update`` keeps
+    the parameters after that step's Adam update (the study's code) rather than
+    those the loss was measured at. Members that never checkpoint keep their last
+    parameters.
+    """
+
+    decay: float = 0.0
+    start: int = 0
+    tolerance: float = 0.0
+    after_update: bool = False
+
+
+CHECKPOINTS = {  # which parameters fit restores (module docstring); None: the last
+    "smoothed": CheckpointRule(decay=CHECKPOINT_DECAY),
+    "lowest": CheckpointRule(),
+    "lowest_post_update": CheckpointRule(start=500, after_update=True),
+    "two_percent_post_update": CheckpointRule(start=1, tolerance=0.02, after_update=True),
+    "last": None,
+}
 GRADIENTS = ("reparameterized", "stl")  # the gradient estimators of the ELBO (module docstring)
 _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
@@ -80,10 +113,12 @@ class FitResult:
     Attributes:
       loss: ``[num_steps, *batch_shape]`` Monte-Carlo estimates of ``-ELBO``,
         one per step, evaluated at the parameters before that step's update.
-      best_step: step (per batch member) whose parameters were restored: the
-        minimum of ``smoothed_loss(loss)`` (``checkpoint="smoothed"``) or of
-        ``loss`` (``"lowest"``); with ``"last"``, the last step (``q`` then holds
-        the parameters after its update).
+      best_step: step (per batch member) whose loss chose the parameters
+        restored: the minimum of ``smoothed_loss(loss)`` (``checkpoint="smoothed"``)
+        or of ``loss`` (``"lowest"``), the last save of the study's rules (``q``
+        then holds the parameters after that step's update; -1 where none was
+        made, and ``q`` keeps its last parameters); with ``"last"``, the last step
+        (``q`` then holds the parameters after its update).
       best_loss: the (smoothed) loss at ``best_step``.
       seconds: wall time of the fit, compilation included.
     """
@@ -150,7 +185,7 @@ def _validate(q, num_steps, sample_size, learning_rate, seed, anneal_steps, chec
         learning_rate=_checks.positive_real(learning_rate, "learning_rate"),
         seed=_checks.seed(seed),
         anneal_steps=_checks.integer(anneal_steps, "anneal_steps", minimum=0),
-        checkpoint=_checks.one_of(checkpoint, "checkpoint", CHECKPOINTS),
+        checkpoint=_checks.one_of(checkpoint, "checkpoint", tuple(CHECKPOINTS)),
         gradient=_checks.one_of(gradient, "gradient", GRADIENTS),
     )
 
@@ -252,7 +287,8 @@ class _Trainer:
 
     def _make_chunk(self, log_prob, sample_size, sample_chunks, checkpoint, gradient):
         q, variables, dtype = self.q, self.variables, self.q.dtype
-        decay = {"smoothed": CHECKPOINT_DECAY, "lowest": 0.0, "last": 0.0}[checkpoint]
+        rule = CHECKPOINTS[checkpoint]
+        decay = 0.0 if rule is None else rule.decay
 
         def draws_sum(seed, size, beta):
             return negative_elbo_sums(log_prob, q, variables, seed, size, beta, gradient)
@@ -281,22 +317,30 @@ class _Trainer:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(g)))
             return loss, grads, finite
 
-        def remember(index, loss):
-            """Keep the parameters about to be updated if their (smoothed) loss is the best yet."""
-            t = self.t.assign_add(tf.ones_like(self.t))
-            if checkpoint == "last":
-                return t
+        def improved(index, loss, t):
+            """Whether this step checkpoints, per member, by ``rule``; records its loss and step if so."""
             ema = self.ema.assign(decay * self.ema + (1.0 - decay) * loss)
             smoothed = ema / (1.0 - decay**t)
-            improved = smoothed < self.best_loss
+            better = smoothed < self.best_loss
+            if rule.tolerance:  # the first checkpoint (best still infinite) needs no margin
+                margin = tf.cast(rule.tolerance, dtype) * tf.abs(self.best_loss)
+                better = tf.logical_and(better, tf.logical_or(tf.math.is_inf(self.best_loss),
+                                                              self.best_loss - smoothed > margin))
+            if rule.start:
+                better = tf.logical_and(better, index >= rule.start)
+            self.best_loss.assign(tf.where(better, smoothed, self.best_loss))
+            self.best_step.assign(tf.where(better, index, self.best_step))
+            return better
+
+        def keep(better):
             for best, var in zip(self.best, variables):
-                best.assign(tf.where(self._mask(improved, var), var, best))
-            self.best_loss.assign(tf.where(improved, smoothed, self.best_loss))
-            self.best_step.assign(tf.where(improved, index, self.best_step))
-            return t
+                best.assign(tf.where(self._mask(better, var), var, best))
 
         def apply(index, loss, grads):
-            t = remember(index, loss)
+            t = self.t.assign_add(tf.ones_like(self.t))
+            better = None if rule is None else improved(index, loss, t)
+            if better is not None and not rule.after_update:
+                keep(better)  # the parameters the loss was measured at
             lr = self.learning_rate * tf.sqrt(1.0 - _ADAM_BETA2**t) / (1.0 - _ADAM_BETA1**t)
             for var, g, m, v in zip(variables, grads, self.m, self.v):
                 m.assign(_ADAM_BETA1 * m + (1.0 - _ADAM_BETA1) * g)
@@ -304,6 +348,8 @@ class _Trainer:
                 var.assign_sub(tf.cast(lr, var.dtype) * m / (tf.sqrt(v) + _ADAM_EPSILON))
                 if getattr(var, "constraint", None) is not None:
                     var.assign(var.constraint(var))
+            if better is not None and rule.after_update:
+                keep(better)  # the parameters after the update that followed the low loss (the study's code)
 
         def run(seed, start, num, anneal_steps):
             losses = tf.fill([CHUNK_STEPS] + self.batch_shape.as_list(), tf.constant(np.nan, dtype))
@@ -330,8 +376,10 @@ class _Trainer:
         return run
 
     def restore_best(self):
+        """Every member's kept parameters; a member that never checkpointed keeps its last ones."""
+        kept = self.best_step >= 0
         for best, var in zip(self.best, self.variables):
-            var.assign(best)
+            var.assign(tf.where(self._mask(kept, var), best, var))
 
 
 _TRAINER_ATTRIBUTE = "_vinf_trainer"
@@ -378,9 +426,11 @@ def fit(
       jit_compile: compile each chunk of steps with XLA.
       anneal_steps: when positive, train on the annealed objective (module
         docstring) whose inverse temperature reaches 1 after this many steps.
-      checkpoint: which parameters to keep: ``"smoothed"`` (lowest moving
-        average of the loss, the default), ``"lowest"`` (lowest single-step
-        loss, the thesis's rule) or ``"last"``.
+      checkpoint: which parameters to keep, a name of ``CHECKPOINTS``:
+        ``"smoothed"`` (lowest moving average of the loss, the default),
+        ``"lowest"`` (lowest single-step loss), the study's code's rules
+        ``"lowest_post_update"`` and ``"two_percent_post_update"`` (module
+        docstring), or ``"last"``.
       sample_chunks: draw the ``S`` samples of a step in this many chunks
         (``S`` must divide evenly), summing their gradients: the same
         estimator, other random numbers, a smaller working set. Whether it is

@@ -1,5 +1,4 @@
 """``Target``, the registry of targets by name, and what every target module shares."""
-import functools
 import math
 
 import numpy as np
@@ -12,6 +11,7 @@ __all__ = ["Target", "get", "names", "register", "side_by_side", "log_density", 
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _REGISTRY = Registry("target", sort=True)
+_NOT_COMPUTED = object()  # Target.log_evidence not yet evaluated (None is a result: not computable)
 register = _REGISTRY.register  # decorator: add a factory under a name (usable by ``get``)
 names = _REGISTRY.names  # names of every registered target
 
@@ -39,9 +39,15 @@ class Target:
         (e.g. ``tau = exp(log_tau)``); by default the coordinates grouped by name.
       dtype: the float type ``log_prob`` computes in, or ``None`` when it
         follows its input (``vinf.fit`` casts draws to it and back).
+      ground_truth: optional reference moments of the posterior (e.g. the
+        Inference Gym's ``vinf.targets.GroundTruth``), kept as ``target.ground_truth``.
+      hierarchy: optional ``vinf.targets.joint.Hierarchy`` (the model's variables in
+        hierarchical order with their conditional priors, which the ``mif`` family
+        reads), kept as ``target.hierarchy``; ``from_joint_distribution`` sets it.
     """
 
-    def __init__(self, name, log_prob, names, bounds=None, log_evidence_fn=None, constrain=None, dtype=None):
+    def __init__(self, name, log_prob, names, bounds=None, log_evidence_fn=None, constrain=None, dtype=None,
+                 ground_truth=None, hierarchy=None):
         if not callable(log_prob):
             raise ValueError(f"log_prob must be callable, got {type(log_prob).__name__}")
         self.name = name
@@ -50,6 +56,9 @@ class Target:
         self.bounds = None if bounds is None else tuple(tuple(map(float, b)) for b in bounds)
         self.dtype = None if dtype is None else tf.as_dtype(dtype)
         self._log_evidence_fn = log_evidence_fn
+        self._log_evidence = _NOT_COMPUTED  # per target: a class-level cache would keep every target alive
+        self.ground_truth = ground_truth
+        self.hierarchy = hierarchy
         self._constrain = constrain
         self._raw_log_prob = log_prob
         self._cast = {}
@@ -98,9 +107,13 @@ class Target:
         """``log_prob`` on a NumPy array, in float64 unless the target has another fixed dtype."""
         return self.log_prob(tf.constant(np.asarray(z), dtype=self.dtype or tf.float64)).numpy()
 
-    @functools.lru_cache(maxsize=None)
     def log_evidence(self):
-        """``log Z`` exactly or by quadrature; ``None`` when not computable."""
+        """``log Z`` exactly or by quadrature; ``None`` when not computable. Computed once per target."""
+        if self._log_evidence is _NOT_COMPUTED:
+            self._log_evidence = self._compute_log_evidence()
+        return self._log_evidence
+
+    def _compute_log_evidence(self):
         if self._log_evidence_fn is not None:
             return float(self._log_evidence_fn())
         if self.bounds is None or self.dim > 2:

@@ -1,0 +1,3 @@
+from experiments.ablations import main
+
+main()

@@ -1,0 +1,3 @@
+from experiments.beyond import main
+
+main()

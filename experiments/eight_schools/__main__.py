@@ -1,0 +1,3 @@
+from experiments.eight_schools import main
+
+main()

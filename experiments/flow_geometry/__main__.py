@@ -1,0 +1,3 @@
+from experiments.flow_geometry import main
+
+main()

@@ -1,0 +1,3 @@
+from experiments.gym import main
+
+main()

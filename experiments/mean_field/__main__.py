@@ -1,0 +1,3 @@
+from experiments.mean_field import main
+
+main()

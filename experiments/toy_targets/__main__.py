@@ -1,0 +1,3 @@
+from experiments.toy_targets import main
+
+main()
