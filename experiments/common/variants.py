@@ -4,9 +4,11 @@ A ``Variant`` names the options it gives the surrogate (``vinf.surrogates.get``)
 and the fit (``vinf.fit``), and how it changes the training's length or
 annealing. Rows trained under one carry its name in ``"variant"``
 (``"default"`` for ours). The study's choices (thesis section V) are the
-planar ``w`` starting at sd 1e-2 (ours: ``1/sqrt(D)``) and the checkpoint at
-the lowest single-step loss (ours: the lowest moving average of the loss);
-``STUDY`` holds them one at a time and together. An experiment that needs
+planar ``w`` starting at sd 1e-2 (ours: ``1/sqrt(D)``) and the checkpoint of
+its code when its tables were made, the parameters after the update that
+followed the lowest single-step loss from step 500 on (ours: the lowest moving
+average of the loss; ``vinf.fit.CHECKPOINTS``); ``STUDY`` holds them one at a
+time and together, and ``THESIS_FINAL_CHECKPOINT`` the rule of its final commit. An experiment that needs
 further ways of training (beyond the study, the toy targets' mode study)
 defines its own ``Variant`` s beside these.
 """
@@ -63,8 +65,10 @@ class Variant:
 
 DEFAULT = Variant("default")
 THESIS_INIT = Variant.of("thesis_init", surrogate=dict(w_scale=1e-2), families=("planar",))  # w at sd 1e-2 (section V)
-THESIS_CHECKPOINT = Variant.of("thesis_checkpoint", fit=dict(checkpoint="lowest"))  # the best single-step loss
-THESIS_ALL = Variant.of("thesis_all", surrogate=dict(w_scale=1e-2), fit=dict(checkpoint="lowest"), families=("planar",))
+# the study's code when its tables were made (ee24ca6): the lowest single-step loss from step 500, saved after the update
+THESIS_CHECKPOINT = Variant.of("thesis_checkpoint", fit=dict(checkpoint="lowest_post_update"))
+THESIS_ALL = Variant.of("thesis_all", surrogate=dict(w_scale=1e-2), fit=dict(checkpoint="lowest_post_update"),
+                        families=("planar",))
 STUDY = (THESIS_INIT, THESIS_CHECKPOINT, THESIS_ALL)  # the study's choices, one at a time and together
 # The checkpoint rule of the study's final commit, which came after its tables (vinf.fit.CHECKPOINTS)
 THESIS_FINAL_CHECKPOINT = Variant.of("thesis_final_checkpoint", fit=dict(checkpoint="two_percent_post_update"))
