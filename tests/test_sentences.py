@@ -95,16 +95,21 @@ def test_the_deviation_section_names_the_departure_that_restores_agreement():
 
 
 def test_the_moonshot_sentence_states_its_result_either_way():
-    def pair(khat, gap):
-        c = _row("c", compat=False, khat=khat, log_z=-31.31)
+    def pair(khat, gap, khat_2015=None, centered_gap=None):
+        c = _row("c", compat=False, khat=khat if khat_2015 is None else khat_2015,
+                 elbo=-31.31 - (gap if centered_gap is None else centered_gap), log_z=-31.31)
         c["khat_mean"] = khat
         nc = _row("nc", centered=False, compat=False, elbo=-31.31 - gap, log_z=-31.31)
-        return [dict(c, family="IAF"), dict(nc, family="IAF")]
+        return [dict(c, family="MIF"), dict(nc, family="MIF")]
 
-    assert "**Reached** by IAF" in beyond.moonshot_text(pair(0.45, 0.01))
+    assert "**Reached** by MIF" in beyond.moonshot_text(pair(0.45, 0.01))
     text = beyond.moonshot_text(pair(0.55, 0.01))
-    assert "**Not reached.** The lowest centered k̂ is 0.55 (IAF)" in text
+    assert "**Not reached.** The lowest centered k̂ is 0.55 (2015 PSIS 0.55; MIF)" in text
     assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.2))
+    assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.01, khat_2015=0.6)), "both estimators"
+    assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.01, centered_gap=0.3)), "both parameterisations"
+    neck = beyond.moonshot_text(pair(0.45, 0.01), neck={"MIF": (0.12, 0.2)})
+    assert "MIF puts 12.0% of its draws there, NUTS 20.0%" in neck
 
 
 def _verdict(better, worse, same=0, failed=0):

@@ -36,7 +36,7 @@ def work(run):
     table = report.table6_markdown(rows6, nuts, params)
     run.save_table("**Table VI: every family on eight schools (J = 8)**\n\n" + table, "tableVI.md", ["tableVI"])
     figures.make_all(run, rows6, own, baseline, draws)
-    report.write_report(run, rows6, own, baseline, table)
+    report.write_report(run, rows6, own, baseline, draws, table)
 
 
 EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)

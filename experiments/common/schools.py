@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+import tensorflow_probability as tfp
+
 import vinf
 from experiments.common import paths, prose, thesis, variants
 from experiments.common.files import read_json
@@ -27,6 +29,7 @@ __all__ = ["Scale", "FULL", "QUICK", "Spec", "Group", "groups", "training_jobs",
            "LEARNING_RATE", "SAMPLE_SIZE", "METHOD_LABELS", "NUTS_SCHOOLS", "EIGHT_SCHOOLS"]
 
 EIGHT_SCHOOLS = "eight_schools"  # the experiment whose rows and NUTS draws the others build on
+tfb, tfd = tfp.bijectors, tfp.distributions
 COMPLETE = "complete"  # the entry of its results.json that says every job of it finished
 LEARNING_RATE = 1e-2  # the thesis's (section VI.B), unless a variant says otherwise
 SAMPLE_SIZE = 500  # draws per step S, the thesis's
@@ -85,7 +88,15 @@ class Spec:
     def surrogate(self, num_runs, seed):
         options = dict(num_flows=self.num_flows) if self.num_flows else {}
         options.update(self.variant.surrogate_options)
-        return vinf.surrogates.get(self.method, self.num_schools + 2, seed=seed, batch_shape=[num_runs], **options)
+        dim = self.num_schools + 2
+        if self.method not in MODEL_INFORMED:
+            return vinf.surrogates.get(self.method, dim, seed=seed, batch_shape=[num_runs], **options)
+        model = vinf.targets.from_joint_distribution(
+            vinf.targets.eight_schools_model(self.centered, self.num_schools),
+            y=vinf.targets.EIGHT_SCHOOLS_Y[: self.num_schools])
+        q = vinf.surrogates.get(self.method, dim, seed=seed, batch_shape=[num_runs], target=model, **options)
+        return tfd.TransformedDistribution(q, tfb.Permute(model_to_protocol_order(model.names, self.num_schools)),
+                                           name=self.method)
 
     def fields(self):
         """The row's own fields, as ``results.json`` records them."""
@@ -93,7 +104,19 @@ class Spec:
                     num_flows=self.num_flows, thesis_compat=self.thesis_compat, variant=self.variant.name)
 
 
-LAYER_COST = {"radial": 1.6, "full_rank": 1.5, "iaf": 30.0, "realnvp": 30.0, "spline": 250.0}
+MODEL_INFORMED = ("mif",)  # families that read the model's hierarchy (vinf.surrogates.mif): built on its model
+
+
+def model_to_protocol_order(model_names, num_schools):
+    """The permutation taking a model target's coordinates (``from_joint_distribution``: ``mu``, ``tau``,
+    ``theta[i]`` ..., ``tau`` unconstrained as log tau) to the protocol's (``vinf.targets.eight_schools``:
+    ``theta[i]`` or ``theta_tilde[i]`` ..., ``mu``, ``log_tau``)."""
+    latent = [name for name in model_names if name not in ("mu", "tau")]
+    order = latent[:num_schools] + ["mu", "tau"]
+    return [model_names.index(name) for name in order]
+
+
+LAYER_COST = {"radial": 1.6, "full_rank": 1.5, "iaf": 30.0, "realnvp": 30.0, "spline": 250.0, "mif": 4.0}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ finishes; a rerun skips the jobs already saved.
 from experiments.common import thesis
 from experiments.common.run import Experiment
 from experiments.common.schools import COMPLETE, NUTS_SCHOOLS, load_nuts
-from experiments.eight_schools import figures, report
+from experiments.eight_schools import claims, figures, report
 from experiments.eight_schools.config import FULL, NAME, QUICK, TABLE_TITLES
 from experiments.eight_schools.jobs import make_jobs, table_specs
 from experiments.eight_schools.tables import data_table, headline_markdown, table_markdown
@@ -38,6 +38,8 @@ def work(run):
     posteriors = load_nuts(run.draws)
     diagnostics = {j: run.cached_extra(f"nuts_diagnostics_J{j}") for j in NUTS_SCHOOLS}
     figures.make_all(run, scale, specs, rows, posteriors)
+    if not run.quick:  # the study's conclusions, for the report's table of the whole study
+        run.set_extra("claims", claims.checked(rows, scale.deep, tuple(scale.depths)))
     report.write_report(run, rows, posteriors, {j: d for j, d in diagnostics.items() if d is not None})
     run.write_text("headline.md", headline_markdown(rows) + "\n")
 

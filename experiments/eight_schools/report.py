@@ -437,9 +437,10 @@ def write_report(run, rows, posteriors, diagnostics):
         checked = claims.checked(rows, deep, depths)
         counts = {v: sum(c["verdict"] == v for c in checked) for v in dict.fromkeys(c["verdict"] for c in checked)}
         lines += ["### The study's conclusions, checked\n",
-                  "Each claim is tested on both targets by the rule above (k̂: the study's estimator); the verdict "
-                  "is computed from the rows. Verdicts: " + "; ".join(f"{v}, {n}" for v, n in counts.items()) + ".\n",
-                  claims.markdown(checked) + "\n"]
+                  f"{plural(len(checked), 'claim')} of sections VI.B and VII, each tested on both targets by the rule "
+                  "above (k̂: the study's estimator), the verdict computed from the rows: "
+                  + "; ".join(f"{v}, {n}" for v, n in counts.items()) + ". They stand, with their evidence, in the "
+                  "report's table of the whole study's conclusions.\n"]
     lines += ["### The NUTS reference (Figures 38-48)\n", nuts_sentence(diagnostics), nuts_table(diagnostics) + "\n"]
     fig48 = [d for d in FIG48_DEPTHS if d in depths] or list(depths)
     notes = figure_notes(run, rows, posteriors, diagnostics, deep, depths, fig48)

@@ -38,7 +38,7 @@ def plan(scale, seed, dimensions):
     jobs, refused = [], []
     for target in scale.targets:
         dim = dimensions[target.name]
-        for family in FAMILIES:
+        for family in (f for f in FAMILIES if f.label in scale.families):
             work = job_work(target, family, dim, scale)
             if work > scale.max_job_work:
                 refused.append(Refusal(target.name, family.label, (
