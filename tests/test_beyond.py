@@ -3,18 +3,21 @@ import dataclasses
 import json
 
 from experiments import beyond
-from experiments.beyond.config import Scale
+from experiments.beyond.config import NpeScale, Scale
 from experiments.common import schools
 
 # One layer of each neural flow, one depth of each sweep and fewer steps than --quick: the same code path
-SMALL = Scale(dataclasses.replace(schools.QUICK, num_steps=100), 1, 1, (4,), (4,), (4,), (4,))
+SMALL = Scale(dataclasses.replace(schools.QUICK, num_steps=100, depths=(2,)), 1, 1, (4,), (4,), (4,), (4,),
+              NpeScale(num_flows=1, hidden_units=(8,), noncentered=(50, 64), centered=(50, 64), sbc_datasets=20,
+                       sbc_draws=19, sbc_bins=4))
 
 
 def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):
     out = quick_repo / "runs" / "quick" / "beyond"
     dataclasses.replace(beyond.EXPERIMENT, quick=SMALL).main(["--quick", "--jobs", "2", "--out", str(out)])
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert {"full_rank", "iaf", "realnvp", "spline", "planar"} <= {r["method"] for r in rows}
+    assert {"full_rank", "iaf", "realnvp", "spline", "planar", "radial", "mif"} <= {r["method"] for r in rows}
+    assert {r["table"] for r in rows if r["method"] == "radial"} == {"III", "IV", "V"}, "the radial column moved here"
     for r in rows:  # an ELBO above log Z is a bug, never a result
         assert r["elbo_mean"] <= r["log_evidence"] + 3 * max(r["elbo_std"], 0.01), r["key"]
     normed = [r for r in rows if r.get("gradient_norms")]
@@ -23,5 +26,14 @@ def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):
     text = (out / "report.md").read_text()
     assert "The moonshot" in text and ("**Reached**" in text or "**Not reached.**" in text)
     assert "**Conclusion:**" in text and "STL gives the higher ELBO in" in text
-    assert (out / "tableVI.md").read_text().count("| IAF |") == 2
+    assert "Into the neck (log τ < -1)" in text and "putting the hyperparameters first makes the IAF" in text
+    table = (out / "tableVI.md").read_text()
+    assert table.count("| IAF |") == 2 and table.count("| model-informed (MIF) |") == 4
     assert "Table VI" in (out / "headline.md").read_text()
+    npe = [r for r in rows if r["method"] == "npe"]  # amortised inference: one row per parameterisation
+    assert sorted(r["centered"] for r in npe) == [False, True] and all(not r["above_log_z_runs"] for r in npe)
+    assert all(len(r["sbc_p_values"]) == len(r["elbo_runs"]) and len(r["sbc_p_values"][0]) == 10 for r in npe)
+    assert table.count("| NPE (conditional MAF) |") == 2 and (out / "npe.png").exists()
+    assert "### Amortised inference (NPE)" in text and "Uniform ranks do not prove q right" in text
+    assert "rank histograms" in text and "per NPE training" in text
+    assert "**Amortised inference (NPE)**" in (out / "headline.md").read_text()

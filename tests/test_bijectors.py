@@ -1,4 +1,6 @@
-"""Exactness of the planar and radial flows: log-det-Jacobians against autodiff, inverses, densities."""
+"""Exactness of the planar, radial and model-informed flows: log-det-Jacobians against autodiff, inverses,
+densities; eqs. 64 and 75 and their inverses; TFP's bijector contract (parameter properties, CompositeTensor,
+validation)."""
 import functools
 
 import numpy as np
@@ -6,18 +8,36 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vinf.bijectors import LEAKY_RELU_SLOPE, PLANAR_ACTIVATIONS, Planar, PlanarStack, Radial, RadialStack, planar_u_hat
+from vinf.bijectors import (
+    LEAKY_RELU_SLOPE,
+    PLANAR_ACTIVATIONS,
+    ModelInformed,
+    ModelInformedStack,
+    Planar,
+    PlanarStack,
+    Radial,
+    RadialStack,
+    planar_raw_u,
+    planar_u_hat,
+    radial_beta_hat,
+    radial_raw_beta,
+    softplus_inverse,
+)
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 DIMS = [1, 2, 5, 10]
 
 
 def _autodiff_log_abs_det(bijector, x):
+    """``slogdet`` of the Jacobian of ``bijector.forward`` at each row of ``x`` by autodiff: row ``i`` of each
+    point's Jacobian is the gradient of ``y[:, i]`` summed over the points, which are independent (the
+    same as ``tape.batch_jacobian``, whose eager vectorisation is several times slower here)."""
     x = tf.convert_to_tensor(x)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         y = bijector.forward(x)
-    jac = tape.batch_jacobian(y, x)
+        outputs = [y[:, i] for i in range(y.shape[-1])]
+    jac = tf.stack([tape.gradient(out, x) for out in outputs], axis=1)
     sign, log_abs_det = tf.linalg.slogdet(jac)
     return sign.numpy(), log_abs_det.numpy()
 
@@ -123,7 +143,31 @@ def _stack_and_chain(stack_class, layer_class, params, layer_axes, **settings):
     return stack_class(**params, **settings), tfb.Chain(layers[::-1])
 
 
-@pytest.mark.parametrize("kind", ["planar", "planar-leaky_relu", "radial"])
+def _toy_prior(y):
+    """The conditional priors of a toy hierarchy, in its order, groups ``(1, 1, D - 2)``: a root ``N(0.5, 2^2)``,
+    a root without prior inputs ``(0, 0)``, then children ``N(y0 + sin(y1), exp(0.5 y1 - 0.1 y0^2)^2)``."""
+    y0, y1, rest = y[..., :1], y[..., 1:2], tf.ones_like(y[..., 2:])
+    loc = tf.concat([0.5 * tf.ones_like(y0), tf.zeros_like(y1), (y0 + tf.sin(y1)) * rest], axis=-1)
+    log_scale = tf.concat([np.log(2.0) * tf.ones_like(y0), tf.zeros_like(y1), (0.5 * y1 - 0.1 * y0**2) * rest], axis=-1)
+    return loc, log_scale
+
+
+def _toy_groups(dim):
+    return (1, 1, dim - 2)
+
+
+def _mif_params(rng, shape, dim, full_rank=True):
+    """Parameters of model-informed layers of ``shape`` (``[D]`` or ``[K, D]``), well away from their start."""
+    params = dict(
+        shift=rng.normal(size=shape), log_scale=0.3 * rng.normal(size=shape),
+        lam=rng.uniform(-0.5, 1.5, size=shape), gamma=rng.uniform(-0.5, 1.5, size=shape),
+    )
+    if full_rank:
+        params["tril"] = 0.5 * rng.normal(size=shape + (dim,))
+    return params
+
+
+@pytest.mark.parametrize("kind", ["planar", "planar-leaky_relu", "radial", "mif"])
 def test_stack_equals_chain_of_layers(kind):
     rng = np.random.default_rng(7)
     dim, num_layers = 3, 5
@@ -131,6 +175,11 @@ def test_stack_equals_chain_of_layers(kind):
         params = dict(u=rng.normal(size=(num_layers, dim)), w=rng.normal(size=(num_layers, dim)), b=rng.normal(size=num_layers))
         settings = dict(activation="leaky_relu") if kind == "planar-leaky_relu" else {}
         stack, chain = _stack_and_chain(PlanarStack, Planar, params, dict(u=-2, w=-2, b=-1), **settings)
+    elif kind.startswith("mif"):
+        params = _mif_params(rng, (num_layers, dim), dim)
+        axes = dict(shift=-2, log_scale=-2, lam=-2, gamma=-2, tril=-3)
+        stack, chain = _stack_and_chain(ModelInformedStack, ModelInformed, params, axes, prior=_toy_prior,
+                                        group_sizes=_toy_groups(dim))
     else:
         params = dict(z0=rng.normal(size=(num_layers, dim)), alpha=rng.uniform(0.2, 2, size=num_layers), beta=rng.normal(size=num_layers))
         stack, chain = _stack_and_chain(RadialStack, Radial, params, dict(z0=-2, alpha=-1, beta=-1))
@@ -144,8 +193,8 @@ def test_stack_equals_chain_of_layers(kind):
     sign, expected = _autodiff_log_abs_det(stack, x)
     np.testing.assert_allclose(stack.forward_log_det_jacobian(x, event_ndims=1).numpy(), expected, atol=1e-8)
     assert np.all(sign > 0)
-    if kind == "radial":
-        np.testing.assert_allclose(stack.inverse(stack.forward(x)).numpy(), x, atol=1e-9)
+    if not kind.startswith("planar"):
+        np.testing.assert_allclose(stack.inverse(tf.constant(stack.forward(x).numpy())).numpy(), x, atol=1e-9)
 
 
 def test_stack_broadcasts_batched_parameters():
@@ -198,3 +247,157 @@ def test_radial_log_det_stays_finite_where_beta_hat_rounds_to_minus_alpha(dim):
     assert np.all(np.isfinite(ldj32))
     ldj64 = layer64.forward_log_det_jacobian(x.astype(np.float64), event_ndims=1).numpy()
     np.testing.assert_allclose(ldj32, ldj64, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ model-informed layers
+
+
+@pytest.mark.parametrize("full_rank", [True, False], ids=["full_rank", "diagonal"])
+def test_model_informed_log_det_matches_autodiff_and_the_inverse_undoes_forward(full_rank):
+    rng = np.random.default_rng(3 + full_rank)
+    dim = 5
+    for _ in range(3):
+        layer = ModelInformed(**_mif_params(rng, (dim,), dim, full_rank), prior=_toy_prior,
+                              group_sizes=_toy_groups(dim))
+        x = rng.normal(size=(64, dim))
+        sign, expected = _autodiff_log_abs_det(layer, x)
+        ldj = layer.forward_log_det_jacobian(x, event_ndims=1).numpy()
+        np.testing.assert_allclose(ldj, expected, rtol=1e-8, atol=1e-8)
+        assert np.all(sign > 0)
+        y = tf.constant(layer.forward(x).numpy())  # a fresh tensor, not in the bijector cache: the inverse runs
+        np.testing.assert_allclose(layer.inverse(y).numpy(), x, atol=1e-9)
+        np.testing.assert_allclose(layer.inverse_log_det_jacobian(y, event_ndims=1).numpy(), -ldj, atol=1e-9)
+
+
+def test_one_model_informed_layer_with_gamma_one_minus_lambda_is_vip():
+    """Gorinova et al. (2020): z_tilde = a + C x (C lower-triangular, diagonal exp(s): VIP's full-rank
+    Gaussian), then z = f + g^(1 - lambda) (z_tilde - lambda f), variable by variable with f, g at the z drawn."""
+    rng = np.random.default_rng(5)
+    dim = 5
+    params = _mif_params(rng, (dim,), dim)
+    params["gamma"] = 1.0 - params["lam"]
+    layer = ModelInformed(**params, prior=_toy_prior, group_sizes=_toy_groups(dim))
+    x = rng.normal(size=(20, dim))
+    z_tilde = params["shift"] + x @ (np.diag(np.exp(params["log_scale"])) + np.tril(params["tril"], -1)).T
+    lam = params["lam"]
+    z = np.empty_like(x)
+    z[:, 0] = 0.5 + 2.0 ** (1 - lam[0]) * (z_tilde[:, 0] - lam[0] * 0.5)
+    z[:, 1] = z_tilde[:, 1]  # no prior inputs: f = 0, g = 1
+    f = (z[:, 0] + np.sin(z[:, 1]))[:, None]
+    g = np.exp(0.5 * z[:, 1] - 0.1 * z[:, 0] ** 2)[:, None]
+    z[:, 2:] = f + g ** (1 - lam[2:]) * (z_tilde[:, 2:] - lam[2:] * f)
+    np.testing.assert_allclose(layer.forward(x).numpy(), z, atol=1e-12)
+
+
+def test_model_informed_refuses_bad_settings():
+    params = _mif_params(np.random.default_rng(0), (3,), 3)
+    with pytest.raises(ValueError, match=r"group_sizes \(1, 1, 2\) cover 4 coordinates, the flow acts on 3"):
+        ModelInformed(**params, prior=_toy_prior, group_sizes=(1, 1, 2))
+    with pytest.raises(ValueError, match="group_sizes must be positive integers"):
+        ModelInformed(**params, prior=_toy_prior, group_sizes=(1, 0, 2))
+    with pytest.raises(ValueError, match="prior must be callable"):
+        ModelInformedStack(**{k: v[None] for k, v in params.items()}, prior=None, group_sizes=(1, 1, 1))
+
+
+# ------------------------------------------------------------------ eqs. 64 and 75 inverted
+
+
+def test_softplus_inverse_inverts_softplus():
+    x = np.logspace(-12, 2.5, 200)
+    np.testing.assert_allclose(np.logaddexp(0.0, softplus_inverse(x)), x, rtol=1e-12)
+    assert softplus_inverse(np.float32(1.0)).dtype == np.float32
+    with pytest.raises(ValueError, match="softplus_inverse needs x > 0"):
+        softplus_inverse([1.0, 0.0])
+
+
+def test_planar_raw_u_inverts_eq_64():
+    rng = np.random.default_rng(2)
+    u, w = 1.5 * rng.normal(size=(500, 4)), rng.normal(size=(500, 4))
+    u_hat = planar_u_hat(tf.constant(u), tf.constant(w)).numpy()
+    raw = planar_raw_u(u_hat, w)
+    np.testing.assert_allclose(raw, u, atol=1e-9)  # eq. 64 is one-to-one in u
+    np.testing.assert_allclose(planar_u_hat(tf.constant(raw), tf.constant(w)).numpy(), u_hat, atol=1e-12)
+    with pytest.raises(ValueError, match="w\\^T u_hat = -1 <= -1: no raw u"):
+        planar_raw_u([-1.0, 0.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="w != 0"):
+        planar_raw_u([1.0, 0.0], [0.0, 0.0])
+
+
+def test_radial_raw_beta_inverts_eq_75():
+    rng = np.random.default_rng(3)
+    alpha, beta = rng.uniform(0.1, 2.0, size=500), 3.0 * rng.normal(size=500)
+    beta_hat = radial_beta_hat(tf.constant(alpha), tf.constant(beta)).numpy()
+    raw = radial_raw_beta(alpha, beta_hat)
+    np.testing.assert_allclose(raw, beta, atol=1e-9)
+    np.testing.assert_allclose(radial_beta_hat(tf.constant(alpha), tf.constant(raw)).numpy(), beta_hat, atol=1e-12)
+    with pytest.raises(ValueError, match="no raw beta gives this beta_hat"):
+        radial_raw_beta(1.0, [0.5, -1.0])
+
+
+# ------------------------------------------------------------------ TFP's bijector contract
+
+FLOW_CLASSES = [Planar, PlanarStack, Radial, RadialStack, ModelInformed, ModelInformedStack]
+
+
+@pytest.mark.parametrize("flow_class", FLOW_CLASSES, ids=lambda c: c.__name__)
+def test_parameter_properties_declare_each_constraint(flow_class):
+    """TFP's tools (e.g. tfp.experimental.util.make_trainable) read the constraints here: Radial's alpha is
+    positive (a Softplus), every other parameter is unconstrained."""
+    properties = flow_class.parameter_properties(tf.float64)
+    for key, prop in properties.items():
+        bijector = prop.default_constraining_bijector_fn()
+        if key == "alpha":
+            assert isinstance(bijector, tfb.Softplus)
+            assert np.all(bijector.forward(np.array([-50.0, 0.0, 50.0])).numpy() > 0)
+        else:
+            assert isinstance(bijector, tfb.Identity)
+
+
+def _variable_flows():
+    """One stack of each family with trainable variables (Radial's alpha through a Softplus)."""
+    rng = np.random.default_rng(4)
+    dim, num_layers = 3, 2
+    mif = _mif_params(rng, (num_layers, dim), dim)
+    return [
+        PlanarStack(*(tf.Variable(rng.normal(size=s)) for s in [(num_layers, dim), (num_layers, dim), (num_layers,)])),
+        RadialStack(tf.Variable(rng.normal(size=(num_layers, dim))),
+                    tfp.util.TransformedVariable(np.ones(num_layers), tfb.Softplus()),
+                    tf.Variable(rng.normal(size=num_layers))),
+        ModelInformedStack(**{k: tf.Variable(v) for k, v in mif.items()}, prior=_toy_prior,
+                           group_sizes=_toy_groups(dim)),
+    ]
+
+
+@pytest.mark.parametrize("flow", _variable_flows(), ids=lambda b: type(b).__name__)
+def test_flows_are_composite_tensors(flow):
+    """A flow enters a compiled function as an argument without baking its variables in (one trace sees their
+    later values), and is rebuilt from its tensor parts."""
+    x = tf.constant(np.random.default_rng(0).normal(size=(10, 3)))
+
+    @tf.function(autograph=False)
+    def forward(bijector, x):
+        return bijector.forward(x)
+
+    np.testing.assert_allclose(forward(flow, x).numpy(), flow.forward(x).numpy(), atol=1e-12)
+    for v in flow.trainable_variables:
+        v.assign(v + 0.1)
+    np.testing.assert_allclose(forward(flow, x).numpy(), flow.forward(x).numpy(), atol=1e-12)
+    assert forward.experimental_get_tracing_count() == 1
+    parts = tf.nest.flatten(flow, expand_composites=True)
+    rebuilt = tf.nest.pack_sequence_as(flow, parts, expand_composites=True)
+    assert type(rebuilt) is type(flow)
+    np.testing.assert_allclose(rebuilt.forward(x).numpy(), flow.forward(x).numpy(), atol=1e-12)
+
+
+def test_validation_checks_constants_once_and_variables_at_every_call():
+    """TFP's is_init idiom: a constant is checked when the flow is built, a variable whenever it is used."""
+    with pytest.raises(tf.errors.InvalidArgumentError, match="alpha must be positive"):
+        Radial(z0=[0.0], alpha=-1.0, beta=0.0, validate_args=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="w must be nonzero"):
+        PlanarStack(u=[[1.0, 0.0]], w=[[0.0, 0.0]], b=[0.0], validate_args=True)
+    alpha = tf.Variable([1.0, 2.0])
+    stack = RadialStack(z0=[[0.0], [1.0]], alpha=alpha, beta=[0.0, 0.0], validate_args=True)
+    stack.forward([[1.0]])
+    alpha.assign([1.0, -2.0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="alpha must be positive"):
+        stack.forward([[1.0]])

@@ -1,12 +1,24 @@
 """Surrogates: every family by name passes one harness (shapes, seeds, independent batch members,
 exact densities, saving); the registry's errors; the planar initialisation."""
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import vinf
 
-# One line per case, "family" or "family-variant": the options that keep it small in tests.
+
+@functools.lru_cache(maxsize=None)
+def one_school(dim):
+    """A hierarchical target of ``dim`` coordinates for the model-informed family: the one-school centred
+    eight-schools model pinned at y = 28 (mu, tau, theta; dim 3), with mu pinned at 0 too for dim 2."""
+    pins = dict(y=[28.0], mu=0.0) if dim == 2 else dict(y=[28.0])
+    return vinf.targets.from_joint_distribution(vinf.targets.eight_schools_model(centered=True, num_schools=1), **pins)
+
+
+# One line per case, "family" or "family-variant": the options that keep it small in tests (an option
+# given as a function is called with the dimension).
 SMALL = {
     "mean_field": {},
     "full_rank": {},
@@ -16,6 +28,7 @@ SMALL = {
     "iaf": dict(num_flows=2, hidden_units=(8,)),
     "realnvp": dict(num_flows=2, hidden_units=(8,)),
     "spline": dict(num_flows=2, hidden_units=(8,), num_bins=4),
+    "mif": dict(num_flows=2, target=one_school),
 }
 
 
@@ -24,7 +37,8 @@ def family(case):
 
 
 def make(case, dim=3, **kwargs):
-    return vinf.surrogates.get(family(case), dim, **SMALL[case], **kwargs)
+    options = {key: value(dim) if callable(value) else value for key, value in SMALL[case].items()}
+    return vinf.surrogates.get(family(case), dim, **options, **kwargs)
 
 
 def test_every_registered_family_is_tested():
@@ -161,6 +175,14 @@ def test_float64_surrogates(case):
         (lambda: vinf.surrogates.get("mean_field", 2, dtype=tf.int32), "dtype"),
         (lambda: vinf.surrogates.get("planar", 2, activation="relu"),
          "unknown planar activation 'relu'; known planar activations: tanh, leaky_relu"),
+        (lambda: vinf.surrogates.get("mif", 3), "mif reads the model's hierarchy: pass target=.*got no target"),
+        (lambda: vinf.surrogates.get("mif", 3, target=vinf.targets.get("eight_schools", num_schools=1)),
+         "got Target 'eight_schools_centered_J1', which has none"),
+        (lambda: vinf.surrogates.get("mif", 2, target=one_school(3)), "dim=2 but target .* has dim 3"),
+        (lambda: vinf.surrogates.get("mif", 3, target=one_school(3), init="prior"),
+         "unknown init 'prior'; choose one of: mean_field, non_centered"),
+        (lambda: vinf.surrogates.get("iaf", 3, order=[0, 0, 1]), "order must be a permutation of range.3."),
+        (lambda: vinf.surrogates.get("iaf", 3, order=[0, 1]), "order must be a permutation"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, message):

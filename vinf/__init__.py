@@ -12,7 +12,7 @@ import os
 # TensorFlow's C++ start-up chatter buries the progress bars users came for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from vinf import bijectors, cavi, diagnostics, khat, mcmc, networks, surrogates, targets  # noqa: E402
+from vinf import bijectors, cavi, diagnostics, khat, mcmc, networks, npe, surrogates, targets  # noqa: E402
 from vinf.fit import FitResult, fit  # noqa: E402
 
 __all__ = ["bijectors", "khat", "networks", "surrogates", "targets", "diagnostics", "cavi", "mcmc", "fit", "FitResult"]

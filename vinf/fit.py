@@ -63,7 +63,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tqdm.auto import tqdm
 
-from vinf import _checks
+from vinf import _adam, _checks
 from vinf.targets import log_density
 
 __all__ = [
@@ -103,7 +103,6 @@ CHECKPOINTS = {  # which parameters fit restores (module docstring); None: the l
     "last": None,
 }
 GRADIENTS = ("reparameterized", "stl")  # the gradient estimators of the ELBO (module docstring)
-_ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
 
 @dataclasses.dataclass
@@ -341,13 +340,7 @@ class _Trainer:
             better = None if rule is None else improved(index, loss, t)
             if better is not None and not rule.after_update:
                 keep(better)  # the parameters the loss was measured at
-            lr = self.learning_rate * tf.sqrt(1.0 - _ADAM_BETA2**t) / (1.0 - _ADAM_BETA1**t)
-            for var, g, m, v in zip(variables, grads, self.m, self.v):
-                m.assign(_ADAM_BETA1 * m + (1.0 - _ADAM_BETA1) * g)
-                v.assign(_ADAM_BETA2 * v + (1.0 - _ADAM_BETA2) * tf.square(g))
-                var.assign_sub(tf.cast(lr, var.dtype) * m / (tf.sqrt(v) + _ADAM_EPSILON))
-                if getattr(var, "constraint", None) is not None:
-                    var.assign(var.constraint(var))
+            _adam.step(variables, grads, self.m, self.v, self.learning_rate, t)
             if better is not None and rule.after_update:
                 keep(better)  # the parameters after the update that followed the low loss (the study's code)
 

@@ -53,7 +53,6 @@ Gaussian) 30-fold: fit them with ``vinf.fit(..., jit_compile=False)``.
 [1] Pavel Sountsov, Alexey Radul and Srinivas Vasudevan. Inference Gym, 2020.
     https://pypi.org/project/inference_gym
 """
-import collections.abc
 import dataclasses
 import functools
 from typing import Callable, Optional
@@ -63,7 +62,7 @@ import tensorflow as tf
 
 from vinf._registry import Registry
 from vinf.targets._base import Target
-from vinf.targets.joint import _labels
+from vinf.targets.joint import coordinate_labels, flatten_with_names
 
 __all__ = ["from_inference_gym", "gym_names", "GroundTruth", "INSTALL_GYM"]
 
@@ -190,7 +189,7 @@ def from_inference_gym(model, **kwargs):
     unconstrained = tf.nest.map_structure(
         lambda b, shape: b.inverse_event_shape(shape), model.default_event_space_bijector, model.event_shape
     )
-    names = [label for path, shape in _named_parts(unconstrained) for label in _labels(path, shape.as_list())]
+    names = [label for path, shape in flatten_with_names(unconstrained) for label in coordinate_labels(path, shape.as_list())]
 
     def log_prob(z):
         return vector.unnormalized_log_prob(bijector.forward(z)) + bijector.forward_log_det_jacobian(z, event_ndims=1)
@@ -201,7 +200,7 @@ def from_inference_gym(model, **kwargs):
         return x if vector is model else vector.vector_event_to_structured(x)
 
     def constrain(z):
-        return {path: value.numpy() for path, value in _named_parts(constrained(z))}
+        return {path: value.numpy() for path, value in flatten_with_names(constrained(z))}
 
     innermost = model
     while isinstance(innermost, gym.targets.VectorModel):
@@ -237,38 +236,22 @@ def _vector_model(gym, model):
         raise ValueError(f"the Inference Gym's VectorModel cannot flatten model {model}: {err}") from err
 
 
-def _named_parts(structure, prefix=None):
-    """``[(name, part)]`` of a model's value, dtype or shape, in ``tf.nest.flatten`` order: a part's name
-    is its key or field (``"log_volatility.x_000001"`` inside a nested one), ``"x"`` for a single tensor."""
-    if not tf.nest.is_nested(structure):
-        return [(prefix or "x", structure)]
-    # the children as vinf.targets.joint names a JointDistribution's (its helper reads one level only)
-    if isinstance(structure, collections.abc.Mapping):
-        children = [(str(key), structure[key]) for key in sorted(structure)]
-    elif hasattr(structure, "_fields"):
-        children = [(field, getattr(structure, field)) for field in structure._fields]
-    else:
-        children = [(str(i), child) for i, child in enumerate(structure)]
-    return [part for name, child in children
-            for part in _named_parts(child, name if prefix is None else f"{prefix}.{name}")]
-
-
 def _ground_truth(model, constrained):
     """``GroundTruth`` of the model's ``identity`` transformation, or ``None`` when the gym gives no mean."""
     identity = model.sample_transformations.get("identity")
     if identity is None or identity.ground_truth_mean is None:
         return None
-    parts = _named_parts(identity.ground_truth_mean)
-    names = tuple(label for path, value in parts for label in _labels(path, list(np.shape(value))))
+    parts = flatten_with_names(identity.ground_truth_mean)
+    names = tuple(label for path, value in parts for label in coordinate_labels(path, list(np.shape(value))))
 
     def flat(moment):
         if moment is None:
             return None
-        return np.concatenate([np.ravel(value) for _, value in _named_parts(moment)]).astype(np.float64)
+        return np.concatenate([np.ravel(value) for _, value in flatten_with_names(moment)]).astype(np.float64)
 
     def transform(z):
         z = np.asarray(z)
-        values = _named_parts(identity(constrained(z)))
+        values = flatten_with_names(identity(constrained(z)))
         return np.concatenate([np.reshape(np.asarray(v), z.shape[:-1] + (-1,)) for _, v in values], axis=-1)
 
     return GroundTruth(
