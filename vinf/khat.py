@@ -45,7 +45,7 @@ def gpd_fit_zhang_stephens(exceedances):
     return k, -k / theta_hat
 
 
-def _thesis(lw):
+def _thesis_one(lw):
     """The 2015 PSIS k-hat of one set of log weights (module docstring)."""
     lw = lw - np.max(lw)
     cutoff = np.percentile(lw, 100 * (1 - _TAIL_FRACTION))
@@ -56,7 +56,14 @@ def _thesis(lw):
     return k
 
 
+def _thesis(lw):
+    """``_thesis_one`` over the leading axes of ``lw [..., num_samples]``."""
+    flat = lw.reshape(-1, lw.shape[-1])
+    return np.array([_thesis_one(row) for row in flat]).reshape(lw.shape[:-1])
+
+
 def _arviz(lw):
+    """ArviZ's PSIS k-hat, over the leading axes of ``lw [..., num_samples]`` already."""
     import arviz as az
 
     with warnings.catch_warnings():
@@ -66,12 +73,9 @@ def _arviz(lw):
     return k
 
 
-METHODS = {"arviz": _arviz, "thesis": _thesis}
+METHODS = {"arviz": _arviz, "thesis": _thesis}  # each maps log weights [..., num_samples] to k-hat [...]
 
 
 def khat(lw, method="arviz"):
     """k-hat of log weights ``[..., num_samples]`` (samples last) by ``method`` (``METHODS``)."""
-    if method == "arviz":
-        return _arviz(lw)  # vectorised over the leading axes already
-    flat = lw.reshape(-1, lw.shape[-1])
-    return np.array([METHODS[method](row) for row in flat]).reshape(lw.shape[:-1])
+    return METHODS[method](lw)
