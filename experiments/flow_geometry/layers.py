@@ -4,7 +4,7 @@ The thesis drew Figures 10-16 with the raw parameters; ``vinf``'s bijectors
 always apply the invertibility corrections (eqs. 64, 75). So each layer is
 specified by the effective ``u_hat`` (``beta_hat``) it must have, and the raw
 ``u`` (``beta``) handed to the bijector is obtained by inverting the correction
-(``inverses``).
+(``vinf.bijectors.planar_raw_u``, ``radial_raw_beta``).
 """
 import dataclasses
 
@@ -12,8 +12,7 @@ import numpy as np
 import tensorflow_probability as tfp
 
 from experiments.flow_geometry.config import EXP_RANGE, EXP_SAMPLES
-from experiments.flow_geometry.inverses import planar_raw_u, radial_raw_beta
-from vinf.bijectors import Planar, Radial
+from vinf.bijectors import Planar, Radial, planar_raw_u, radial_raw_beta
 
 tfb = tfp.bijectors
 
@@ -39,7 +38,7 @@ class PlanarLayer:
     @property
     def raw_u(self):
         """The ``u`` that eq. 64 maps to ``u_hat``."""
-        return planar_raw_u(self.w, self.u_hat)
+        return planar_raw_u(self.u_hat, self.w)
 
     def bijector(self):
         return Planar(u=self.raw_u, w=np.asarray(self.w, np.float64), b=np.float64(self.b))
