@@ -16,7 +16,7 @@ with tanh and leaky ReLU, at the study's learning rate and at 3e-3, with each
 layer's gradient norm before training and at the checkpoint. The gradient
 question: "sticking the landing" beside the plain reparameterisation gradient.
 """
-from experiments.beyond import figures, report
+from experiments.beyond import figures, npe_figures, npe_jobs, npe_report, report
 from experiments.beyond.config import FULL, NAME, QUICK, VARIANTS
 from experiments.beyond.jobs import depth_specs, make_jobs, parameter_count, radial_specs, table6_specs
 from experiments.common.run import Experiment
@@ -28,15 +28,20 @@ def work(run):
     baseline, draws = reference_results(run)
     nuts = report.nuts_reference(draws)
     print(f"beyond: {len(table6_specs(scale)) + len(radial_specs(scale)) + len(depth_specs(scale))} rows")
-    run.run_jobs(make_jobs(scale, run.seed), "Table VI, depth and STL trainings")
+    run.run_jobs(make_jobs(scale, run.seed) + npe_jobs.make_jobs(scale, run.seed), "Table VI, depth, STL and NPE trainings")
     own = {r["key"]: r for r in run.rows}
     rows6 = report.table6_rows(scale, own, baseline)
+    npe_rows = npe_jobs.npe_rows(own.values())
     params = {(r["method"], r["num_flows"], r["variant"]):
               parameter_count(r["method"], r["num_flows"], VARIANTS[r["variant"]]) for r in rows6}
-    table = report.table6_markdown(rows6, nuts, params)
+    params.update({(r["method"], r["num_flows"], r["variant"]): r["parameters"] for r in npe_rows})
+    table = report.table6_markdown(rows6 + npe_rows, nuts, params)
     run.save_table("**Table VI: every family on eight schools (J = 8)**\n\n" + table, "tableVI.md", ["tableVI"])
     figures.make_all(run, rows6, own, baseline, draws)
-    report.write_report(run, rows6, own, baseline, draws, table)
+    npe_figures.npe_figure(run, npe_rows, rows6, own, draws)
+    report.write_report(run, rows6, own, baseline, draws, table,
+                        sections=npe_report.section(run, npe_rows, rows6, nuts, npe_report.nuts_mcse(draws)),
+                        headlines=[npe_report.headline(npe_rows)])
 
 
 EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)

@@ -8,6 +8,25 @@ NAME = "beyond"
 
 
 @dataclasses.dataclass(frozen=True)
+class NpeScale:
+    """Amortised inference (``vinf.npe``, experiments/beyond/npe_jobs.py): per parameterisation, R (the
+    protocol's) conditional MAFs trained on the prior predictive, scored at Table I's y, checked by SBC."""
+
+    num_flows: int = 4  # MAF layers
+    hidden_units: tuple = (64, 64)  # each layer's MADE network
+    learning_rate: float = 1e-3
+    noncentered: tuple = (20000, 256)  # (Adam steps, simulations a step)
+    centered: tuple = (30000, 512)  # the funnel needs more of both
+    sbc_datasets: int = 200
+    sbc_draws: int = 99
+    sbc_bins: int = 10
+
+
+NPE_FULL = NpeScale()
+NPE_QUICK = NpeScale(2, (32, 32), 1e-3, (400, 256), (400, 256), 20, 99, 4)
+
+
+@dataclasses.dataclass(frozen=True)
 class Scale:
     protocol: schools.Scale  # trainings, steps, draws: the study's (Tables II-V)
     neural_layers: int  # layers of the IAF and RealNVP flows
@@ -16,10 +35,11 @@ class Scale:
     leaky_depths: tuple  # depths of the leaky-ReLU planar sweep
     small_lr_depths: tuple  # depths also trained at SMALL_LR
     norm_depths: tuple  # depths whose per-layer gradient norms are recorded
+    npe: NpeScale = NPE_FULL  # amortised inference (NPE)
 
 
 FULL = Scale(schools.FULL, 4, 2, (128, 256), (10, 40, 128, 256), (128, 256), (128, 256))
-QUICK = Scale(schools.QUICK, 2, 1, (4, 8), (2, 8), (8,), (8,))
+QUICK = Scale(schools.QUICK, 2, 1, (4, 8), (2, 8), (8,), (8,), NPE_QUICK)
 
 SMALL_LR = 3e-3
 HIDDEN = (32, 32)  # the neural flows' networks: two hidden layers of 32 units

@@ -31,13 +31,13 @@ def _colours(rows):
     return {f: FAMILY_COLOURS[i % len(FAMILY_COLOURS)] for i, f in enumerate(families)}
 
 
-def draws_figure(run, rows6, baseline_draws, nuts):
+def draws_figure(run, rows6, own, baseline_draws, nuts):
     true = [r for r in rows6 if not r["thesis_compat"] and "stl" not in r["variant"]]
     families = list(dict.fromkeys(r["family"] for r in true))
     ref_theta, ref_log_tau = posterior_values(nuts, "theta")[:, 0], np.log(posterior_values(nuts, "tau"))
     panels = {}
     for r in true:
-        folder = run.draws if r["table"] == "VI" else baseline_draws
+        folder = run.draws if r["key"] in own else baseline_draws  # trained here, or by the eight-schools run
         panels[(r["family"], r["centered"])] = load_draws(folder, r["key"], r["centered"], r["num_schools"])
     xlim = window(ref_log_tau, *[p[2] for p in panels.values()])
     ylim = window(ref_theta, *[p[0][:, 0] for p in panels.values()])
@@ -123,7 +123,7 @@ def depth_figure(run, own, baseline):
 def make_all(run, rows6, own, baseline, baseline_draws):
     with np.load(baseline_draws / "nuts_J8.npz") as data:
         nuts = az.from_dict(posterior={n: data[n] for n in ("mu", "tau", "theta")})
-    draws_figure(run, rows6, baseline_draws, nuts)
+    draws_figure(run, rows6, own, baseline_draws, nuts)
     khat_elbo_figure(run, rows6)
     depth_figure(run, own, baseline)
     traces_figure(run, list(own.values()), filename="traces.png", figure_id="beyond_traces")

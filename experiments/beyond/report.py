@@ -4,8 +4,8 @@ import numpy as np
 
 from experiments.beyond import figures
 from experiments.beyond.jobs import depth_rows, tanh_series
-from experiments.beyond.config import (FAMILIES, FROM_EIGHT_SCHOOLS, HIDDEN, LABELS, NEURAL, SLOW, SMALL_LR, STL,
-                                       STL_PLAIN, TRAINED_AS, depth)
+from experiments.beyond.config import (FAMILIES, FROM_EIGHT_SCHOOLS, HIDDEN, LABELS, MOONSHOT_FAMILY, NEURAL, SLOW,
+                                       SMALL_LR, STL, STL_PLAIN, TRAINED_AS, depth)
 from experiments.common import agreement
 from experiments.common.schools import LEARNING_RATE, SAMPLE_SIZE, Spec, load_draws, quick_banner
 from vinf.surrogates import LOG_SCALE_BOUND
@@ -314,8 +314,9 @@ def cost_text(rows, num_steps):
             "dearer, train on the true model only, whose posterior NUTS samples.\n")
 
 
-def write_report(run, rows6, own, baseline, baseline_draws, table):
-    """``report.md`` and ``headline.md`` (README's lines) from Table VI's rows, this run's and the baseline's."""
+def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), headlines=()):
+    """``report.md`` and ``headline.md`` (README's lines) from Table VI's rows, this run's and the baseline's;
+    ``sections`` (markdown lines) go after the others, ``headlines`` (one line each) at headline.md's end."""
     scale, p = run.scale, run.scale.protocol
     rows_all = list(own.values()) + list(baseline.values())
     depth_answer = depth_text(list(own.values()), list(baseline.values()))
@@ -338,9 +339,10 @@ def write_report(run, rows6, own, baseline, baseline_draws, table):
         "### The ordering or the prior inputs?\n", ordering_text(rows6),
         "### The depth question (section VII)\n", depth_answer,
         "### Sticking the landing\n", stl_text(rows_all),
+        *sections,
         *figures.markdown(run),
         f"Command: `{run.command}`\n",
     ]
     run.write_text("report.md", "\n".join(lines))
     run.write_text("headline.md", "**Beyond the study: Table VI (k̂ by ArviZ)**\n\n" + headline_markdown(rows6) + "\n\n"
-                   + moonshot_text(rows6, neck) + "\n" + depth_answer)
+                   + moonshot_text(rows6, neck) + "\n" + depth_answer + "".join(f"\n{h}\n" for h in headlines))
