@@ -11,6 +11,9 @@ from experiments.common.seeds import Stream, job_seed
 from experiments.gym.config import FAMILIES
 
 
+EVAL_CHUNK = 250  # draws per evaluation of the target: the item-response model holds every answer per point
+
+
 @dataclasses.dataclass(frozen=True)
 class Refusal:
     target: str
@@ -80,8 +83,9 @@ def train_family(target_spec, family, scale, base_seed):
     except FloatingPointError as err:  # a result, not a crash: q keeps its last finite state
         diverged, seconds = str(err), time.perf_counter() - started
     z, log_q = q.experimental_sample_and_log_prob(scale.eval_draws, seed=(seed, Stream.GYM_DRAWS))
-    log_p = target.log_prob_as(q.dtype)(z)
-    lw = (log_p - log_q).numpy().astype(np.float64)  # [N, R]
+    log_p = np.concatenate([target.log_prob_as(q.dtype)(z[i:i + EVAL_CHUNK]).numpy()
+                            for i in range(0, scale.eval_draws, EVAL_CHUNK)])
+    lw = (log_p - log_q.numpy()).astype(np.float64)  # [N, R]
     finite = np.isfinite(lw).all(axis=0)
     khat = {m: [float(vinf.diagnostics.khat_from_log_weights(lw[:, r], m)) if finite[r] else float("inf")
                 for r in range(runs)] for m in ("arviz", "thesis")}
