@@ -47,6 +47,25 @@ def mean_field_quick(tmp_path_factory):
     return out, json.loads((out / "results.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def toy_targets_quick(tmp_path_factory):
+    """``python -m experiments.toy_targets --quick`` once per session, at a smaller scale than ``--quick`` (fewer
+    steps and draws: the same code path), where the ablations' mode study looks for it:
+    ``<root>/runs/quick/toy_targets``. Returns the root, the folder, the scale and the results."""
+    import dataclasses
+
+    from experiments import toy_targets
+    from experiments.toy_targets import config
+
+    scale = dataclasses.replace(config.QUICK, max_steps=60, draws=1000, eval_draws=5000, nuts_draws=200,
+                                nuts_tune=200, starts=3, mode_runs=2)
+    with _once(tmp_path_factory, "toy_repo") as (root, done):
+        out = root / "runs" / "quick" / "toy_targets"
+        if not done:
+            dataclasses.replace(toy_targets.EXPERIMENT, quick=scale).main(["--quick", "--jobs", "2", "--out", str(out)])
+    return root, out, scale, json.loads((out / "results.json").read_text())
+
+
 @pytest.fixture()
 def quick_repo(eight_schools_quick, monkeypatch):
     """The scratch repo root of ``eight_schools_quick``, made the experiments' repo for the test."""

@@ -6,6 +6,8 @@ import pytest
 from scipy import stats
 
 from experiments import flow_geometry
+from experiments.common.claims import FAILS, HOLDS
+from experiments.flow_geometry import claims as fgc
 from experiments.flow_geometry import config, figures, jobs, layers
 from experiments.flow_geometry import report as fgr
 
@@ -147,6 +149,7 @@ def test_quick_run_writes_every_figure_and_the_report(tmp_path):
     assert set(results["extra"]["densities"]) == set(DENSITY_FIGURES)
     assert set(results["extra"]["parameters"]) == set(figures.FIGURES)
     assert results["extra"]["measured"]["fig8"]["beyond"] == 2  # e^2.5 and e^3 lie right of the plot
+    assert {c["verdict"] for c in results["extra"]["claims"]} == {HOLDS}
     assert report.startswith("**Quick run, reduced scale**")
     for judgement in ("Agrees with", "As in the thesis", "Does not agree"):
         assert judgement not in report, judgement
@@ -246,3 +249,18 @@ def test_the_fig16_profile_shows_the_hollow():
     _, before = jobs.line_density(layers.FLOWS["fig15"], point, -1.5, 2.5)
     at = np.argmin(np.abs(x - point[0]))
     assert after[at] < fgr.CRATER * before[at]
+
+
+def test_every_claim_holds_and_flips_with_its_number(measured):
+    """Section IV's statements, checked on the exact densities: each holds, and a moved number flips it."""
+    rows = fgc.checked(measured)
+    assert len(rows) == 9 and {c["verdict"] for c in rows} == {HOLDS}
+    flips = {"the exponential flow": ("fig8", dict(mode=1.5)), "a planar contraction": ("fig12", dict(distance=1.0)),
+             "planar expansions": ("fig13", dict(valley=2.5)), "a radial contraction": ("fig15", dict(distance=1.0))}
+    for text, (fid, change) in flips.items():
+        moved = dict(measured, **{fid: dict(measured[fid], **change)})
+        assert next(c for c in fgc.checked(moved) if c["claim"].startswith(text))["verdict"] == FAILS, text
+    filled = dict(measured, fig16=dict(measured["fig16"], after=measured["fig16"]["before"]))
+    assert next(c for c in fgc.checked(filled) if "hollows" in c["claim"])["verdict"] == FAILS
+    wrong = dict(measured, fig14=[dict(p, value=1.0 / p["value"]) for p in measured["fig14"]])
+    assert [c["verdict"] for c in fgc.checked(wrong) if c["section"] == "IV.B, Fig. 14"] == [FAILS, FAILS]

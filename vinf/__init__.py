@@ -15,5 +15,5 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from vinf import bijectors, cavi, diagnostics, khat, mcmc, networks, npe, surrogates, targets  # noqa: E402
 from vinf.fit import FitResult, fit  # noqa: E402
 
-__all__ = ["bijectors", "khat", "networks", "surrogates", "targets", "diagnostics", "cavi", "mcmc", "fit", "FitResult"]
+__all__ = ["bijectors", "khat", "networks", "surrogates", "targets", "diagnostics", "cavi", "mcmc", "npe", "fit", "FitResult"]
 __version__ = "0.1.0"

@@ -46,15 +46,15 @@ MIN_KHAT_DRAWS = 25  # fewer leave arviz's Pareto tail under 5 weights, and k-ha
 _SAMPLER_ATTRIBUTE = "_vinf_samplers"  # compiled draws, kept on the surrogate and released with it
 
 
-def _sampler(log_prob, q, num_samples):
+def _sampler(log_prob, q, num_samples, jit_compile=True):
     per_q = q.__dict__.get(_SAMPLER_ATTRIBUTE)
     if per_q is None:
         per_q = _Samplers()
         setattr(q, _SAMPLER_ATTRIBUTE, per_q)
-    key = (log_prob, num_samples)
+    key = (log_prob, num_samples, jit_compile)
     if key not in per_q.compiled:
 
-        @tf.function(jit_compile=True, autograph=False)
+        @tf.function(jit_compile=jit_compile, autograph=False)
         def draw(seed):
             z, log_q = q.experimental_sample_and_log_prob(num_samples, seed=seed)
             return z, log_prob(z), log_q
@@ -70,14 +70,16 @@ class _Samplers:
         self.compiled = {}
 
 
-def _draw(target, q, num_samples, seed, stream):
-    """Draws of ``q`` with ``log p`` and ``log q``, as float64 NumPy arrays (``[N, *batch, dim]``, ``[N, *batch]``)."""
-    draw = _sampler(log_density(target, q), q, num_samples)
+def _draw(target, q, num_samples, seed, stream, jit_compile=True):
+    """Draws of ``q`` with ``log p`` and ``log q``, as float64 NumPy arrays (``[N, *batch, dim]``, ``[N, *batch]``),
+    in one compiled function (``jit_compile``: with XLA; it slows a few Cholesky-based densities on a CPU, and its
+    compile time outweighs a few small draws)."""
+    draw = _sampler(log_density(target, q), q, num_samples, jit_compile)
     return tuple(x.numpy().astype(np.float64) for x in draw(tf.constant([seed, stream], dtype=tf.int32)))
 
 
-def _draw_log_weights(target, q, num_samples, seed, stream):
-    _, log_p, log_q = _draw(target, q, num_samples, seed, stream)
+def _draw_log_weights(target, q, num_samples, seed, stream, jit_compile=True):
+    _, log_p, log_q = _draw(target, q, num_samples, seed, stream, jit_compile)
     return log_p - log_q
 
 
@@ -162,13 +164,14 @@ class RepeatedRuns:
                                for field in dataclasses.fields(self)})
 
 
-def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
+def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0, jit_compile=True):
     """Score trained surrogates by the protocol of section VI.B.
 
     ``q`` holds the ``R`` trainings as its batch (``batch_shape [R]``, or a
     single unbatched training). For each, ``num_sets`` independent sets of
     ``num_draws`` draws each give a k-hat (both estimators) and an ELBO; each
     training's numbers are the averages over its sets, beside their sd over sets.
+    ``jit_compile=False`` draws without XLA (a short run's compile time outweighs its draws).
     """
     num_sets = _checks.integer(num_sets, "num_sets")
     num_draws = _checks.integer(num_draws, "num_draws")
@@ -176,7 +179,7 @@ def evaluate_runs(target, q, num_sets=50, num_draws=5000, seed=0):
     khats = {method: [] for method in ("arviz", "thesis")}
     elbos = []
     for s in range(num_sets):
-        lw = _draw_log_weights(target, q, num_draws, seed, stream=2 + s)  # stream 1 is log_weights
+        lw = _draw_log_weights(target, q, num_draws, seed, 2 + s, jit_compile)  # stream 1 is log_weights
         lw = lw.reshape(lw.shape[0], -1)  # [N, R]
         for method, values in khats.items():
             values.append(khat_from_log_weights(lw.T, method))

@@ -134,12 +134,15 @@ def eight_schools_reference(num_schools=8, draws=5000, tune=1000, chains=4, seed
     return idata, found
 
 
-def banana_nuts(draws=5000, tune=3000, chains=2, seed=0, progressbar=False, target_accept=0.9):
-    """NUTS on the banana of eq. 85, ``z2 ~ N(0, 2^2)``, ``z1 | z2 ~ N(z2^2 / 4, 1)`` (Figure 29)."""
+def banana_nuts(draws=5000, tune=3000, chains=2, seed=0, progressbar=False, target_accept=0.9, scale=None):
+    """NUTS on the banana of eq. 85, ``z2 ~ N(0, scale^2)``, ``z1 | z2 ~ N(z2^2 / 4, 1)`` (Figure 29); ``scale``
+    defaults to the study's code's, ``vinf.targets.toy.BANANA_SCALE``, as ``vinf.targets.banana``'s."""
     import pymc as pm
+
+    from vinf.targets.toy import BANANA_SCALE
 
     _check_counts(draws, tune, chains)
     with pm.Model() as model:
-        z2 = pm.Normal("z2", 0.0, 2.0)
+        z2 = pm.Normal("z2", 0.0, BANANA_SCALE if scale is None else scale)
         pm.Normal("z1", z2**2 / 4.0, 1.0)
     return _sample(model, draws, tune, chains, seed, progressbar, target_accept)

@@ -18,7 +18,7 @@ finished first. The report says, for each deviation, which departure moves
 it and by how much, which checkpoint rule the thesis's numbers follow, and
 which choice the numbers support once corrected for the number of comparisons.
 """
-from experiments.ablations import report
+from experiments.ablations import modes, modes_report, report
 from experiments.ablations.config import FULL, NAME, QUICK
 from experiments.ablations.jobs import ablated_rows, ablated_specs
 from experiments.common import thesis
@@ -28,12 +28,15 @@ from experiments.common.schools import quick_banner, reference_results, training
 
 def work(run):
     defaults, _ = reference_results(run)
+    toy = modes.reference(run)  # the toy targets' mode study under our choices, which the variants sit beside
     specs = ablated_specs(ablated_rows(defaults, run.quick))
     print(f"ablations: {len(specs)} rows, {run.scale.num_runs} trainings x {run.scale.num_steps} steps each")
     run.run_jobs(training_jobs(run.scale, specs, run.seed), "ablated trainings")
     rows = [thesis.attach(run.cached_row(s.key)) for s in specs]
     lines = [quick_banner(run, run.scale)] if run.quick else []
     lines += report.write_report(run, defaults, rows, specs)
+    run.run_jobs(modes.jobs(toy.scale, run.seed), "the toy mode study's variants")
+    lines += modes_report.section(run, toy, modes.rows(run, toy.scale), modes.losses(run, toy.scale))
     run.write_text("report.md", "\n".join(lines))
 
 

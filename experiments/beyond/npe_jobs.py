@@ -86,7 +86,7 @@ def train_npe(centered, scale, base_seed):
         started = time.perf_counter()
         at_y = vinf.npe.at_observation(q, y)
         runs.append(vinf.diagnostics.evaluate_runs(target.log_prob, at_y, protocol.num_sets, protocol.num_draws,
-                                                   seed=training_seed))
+                                                   seed=training_seed, jit_compile=protocol.jit_compile))
         draws, log_density = at_y.experimental_sample_and_log_prob(protocol.num_draws,
                                                                    seed=(training_seed, Stream.SCHOOLS_DRAWS))
         z.append(draws.numpy())

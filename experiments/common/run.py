@@ -26,6 +26,7 @@ from experiments.common.files import atomic_write, read_json, update_json, write
 MAX_SEED = 2**31 - 1  # every seed also seeds NumPy, TensorFlow and scikit-learn
 
 __all__ = ["Experiment", "Run", "add_scale_flags", "add_executor_flags", "check_executor", "executor_options",
+           "COMPLETE", "finished_results",
            "machine_description"]
 
 
@@ -274,6 +275,26 @@ def _manifest_order(fid):
     tail = fid[3:] if kind == 0 else fid[5:]
     number = int(tail) if tail.isdigit() else roman.get(tail, 99)
     return (kind, number, fid)
+
+
+COMPLETE = "complete"  # the entry of an experiment's results.json that says every job of it finished
+
+
+def finished_results(run, name):
+    """The ``results.json`` (and its folder) of experiment ``name`` at ``run``'s scale and seed, which ``run``
+    builds on; exits naming the command to run first if there is none, it is of another scale or seed, or that run
+    has not finished (its ``extra`` lacks ``COMPLETE``)."""
+    folder = paths.quick_folder(name) if run.quick else (paths.FIGURES / name)
+    saved = read_json(folder / "results.json")
+    command = f"python -m experiments.{name}{' --quick' if run.quick else ''} --seed {run.seed}"
+    what = name.replace("_", "-")
+    if saved is None or saved.get("seed") != run.seed or saved.get("quick") != run.quick:
+        raise SystemExit(f"{run.name} builds on the {what} results of the same scale and seed: run "
+                         f"`{command}` first ({folder / 'results.json'} has {'none' if saved is None else 'others'})")
+    if not saved["extra"].get(COMPLETE):
+        raise SystemExit(f"{run.name} builds on a finished {what} run; {folder / 'results.json'} is from one "
+                         f"still going or interrupted: let `{command}` finish (rerun it to resume), then rerun this")
+    return saved, folder
 
 
 def machine_description():

@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow_probability as tfp
 
 import vinf
-from experiments.common import paths, prose, thesis, variants
-from experiments.common.files import read_json
+from experiments.common import prose, thesis, variants
+from experiments.common.run import finished_results
 from experiments.common.runner import Job, Outcome
 from experiments.common.seeds import Stream, job_seed
 
@@ -30,7 +30,6 @@ __all__ = ["Scale", "FULL", "QUICK", "Spec", "Group", "groups", "training_jobs",
 
 EIGHT_SCHOOLS = "eight_schools"  # the experiment whose rows and NUTS draws the others build on
 tfb, tfd = tfp.bijectors, tfp.distributions
-COMPLETE = "complete"  # the entry of its results.json that says every job of it finished
 LEARNING_RATE = 1e-2  # the thesis's (section VI.B), unless a variant says otherwise
 SAMPLE_SIZE = 500  # draws per step S, the thesis's
 ATTEMPTS = 3  # trainings of a group before its divergence is an error (the study's planar start diverges at times)
@@ -220,7 +219,8 @@ def score_group(q, target, scale, seed):
     """The protocol's scores of every member (``num_sets`` sets of ``num_draws`` draws), and one set of draws
     for the figures and the posterior summaries."""
     started = time.perf_counter()
-    runs = vinf.diagnostics.evaluate_runs(target.log_prob, q, scale.num_sets, scale.num_draws, seed=seed)
+    runs = vinf.diagnostics.evaluate_runs(target.log_prob, q, scale.num_sets, scale.num_draws, seed=seed,
+                                          jit_compile=scale.jit_compile)
     seconds = time.perf_counter() - started
     z, log_q = q.experimental_sample_and_log_prob(scale.num_draws, seed=(seed, Stream.SCHOOLS_DRAWS))
     log_p = target.log_prob(z).numpy()
@@ -369,15 +369,7 @@ def load_draws(folder, key, centered, num_schools):
 
 def reference_results(run):
     """The eight-schools rows (by key, each with its ``thesis`` entry) and draws folder of the same scale and
-    seed, which the ablations and beyond-the-study experiments build on; exits naming the command to run first
-    if there are none."""
-    folder = paths.quick_folder(EIGHT_SCHOOLS) if run.quick else (paths.FIGURES / EIGHT_SCHOOLS)
-    saved = read_json(folder / "results.json")
-    command = f"python -m experiments.{EIGHT_SCHOOLS}{' --quick' if run.quick else ''} --seed {run.seed}"
-    if saved is None or saved.get("seed") != run.seed or saved.get("quick") != run.quick:
-        raise SystemExit(f"{run.name} builds on the eight-schools results of the same scale and seed: run "
-                         f"`{command}` first ({folder / 'results.json'} has {'none' if saved is None else 'others'})")
-    if not saved["extra"].get(COMPLETE):
-        raise SystemExit(f"{run.name} builds on a finished eight-schools run; {folder / 'results.json'} is from one "
-                         f"still going or interrupted: let `{command}` finish (rerun it to resume), then rerun this")
+    seed, which the ablations and beyond-the-study experiments build on (``run.finished_results``: it exits
+    naming the command to run first if there are none, or they are unfinished)."""
+    saved, folder = finished_results(run, EIGHT_SCHOOLS)
     return {r["key"]: thesis.attach(r) for r in saved["rows"]}, folder / "draws"

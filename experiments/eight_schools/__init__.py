@@ -15,8 +15,8 @@ runner (``--jobs N``, ``--dask N``, ``--scheduler ADDRESS``), saved as it
 finishes; a rerun skips the jobs already saved.
 """
 from experiments.common import thesis
-from experiments.common.run import Experiment
-from experiments.common.schools import COMPLETE, NUTS_SCHOOLS, load_nuts
+from experiments.common.run import COMPLETE, Experiment
+from experiments.common.schools import NUTS_SCHOOLS, load_nuts
 from experiments.eight_schools import claims, figures, report
 from experiments.eight_schools.config import FULL, NAME, QUICK, TABLE_TITLES
 from experiments.eight_schools.jobs import make_jobs, table_specs

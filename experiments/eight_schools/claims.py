@@ -13,9 +13,8 @@ import math
 from typing import Callable
 
 from experiments.common.agreement import FIELDS, Z_AGREE, standard_error, z_between
+from experiments.common.claims import FAILS, HOLDS, MISSING, NOT_SHOWN, UNDECIDED
 
-HOLDS, FAILS, UNDECIDED, MISSING = "holds", "does not hold", "undecided", "not testable"
-NOT_SHOWN = "not shown either way"  # a claim of no difference, where the difference is within the noise
 POWER_Z = 0.84  # z of 80 % power: a difference of (Z_AGREE + POWER_Z) standard errors is found 4 times in 5
 
 

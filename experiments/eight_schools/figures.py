@@ -61,7 +61,7 @@ def fig38_39_nuts_pairs(run, idata):
         for i, ax in enumerate(axes.ravel()):
             ax.scatter(x, theta[:, i], s=2, alpha=0.25, color=PALETTE["mcmc"], rasterized=True)
             ax.axhline(EIGHT_SCHOOLS_Y[i], color="black", lw=1)
-            ax.set(title=f"school {i + 1}", xlabel=xlabel if i >= 4 else None, ylabel=f"θ_i" if i % 4 == 0 else None)
+            ax.set(title=f"school {i + 1}", xlabel=xlabel if i >= 4 else None, ylabel="θ_i" if i % 4 == 0 else None)
         fig.suptitle(f"Fig. {fid[3:]}: NUTS draws, {xlabel} against θ_i (black: observed y_i)")
         run.save_figure(fig, f"{fid}_nuts_{name}.png", [fid])
 

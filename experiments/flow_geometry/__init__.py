@@ -18,10 +18,10 @@ specified by the effective ``u_hat`` (``beta_hat``) it must have, and the raw
 The run takes seconds, so it always redraws every figure in the driver: it
 has no jobs for the runner (``--seed`` and the executor flags are accepted for
 the shared command line: nothing here is random or worth a worker process).
-``--quick`` uses coarser grids.
+``--quick`` uses coarser grids. The statements of section IV that the numbers test are checked (``claims``).
 """
 from experiments.common.run import Experiment
-from experiments.flow_geometry import figures, jobs, report
+from experiments.flow_geometry import claims, figures, jobs, report
 from experiments.flow_geometry.config import FULL, NAME, QUICK
 from experiments.flow_geometry.layers import parameters
 
@@ -36,6 +36,7 @@ def work(run):
     run.set_extra("measured", measured)
     figures.make_all(run, run.scale, data, measured)
     report.write_report(run, summaries, measured)
+    run.set_extra("claims", claims.checked(measured))
 
 
 EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)

@@ -69,7 +69,7 @@ def fig8_exponential(run, beyond):
                label=f"z' = exp(z) ({beyond} beyond the plot's right edge, the last at e^{EXP_RANGE:g} ≈ "
                      f"{data['z_prime'][-1]:.0f})")
     ax.set(xlim=FIG8_XLIM, ylim=(-0.17, 0.72), xlabel="z, z'", ylabel="density")
-    ax.legend(fontsize=8.5, loc="upper right")
+    ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
     save(run, fig, "fig8")
 
 
@@ -197,7 +197,7 @@ def profile_panel(ax, fid, window):
     offset = through[1] - through[0]
     line = "y = x" if offset == 0 else f"y = x {'+' if offset > 0 else '−'} {abs(offset):g}"
     ax.set(xlim=window[0], ylim=(0, None), xlabel="x", ylabel="$q_K$", title=f"in profile along {line}")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: the curves fill the axes
 
 
 def make_all(run, scale, data, measured):

@@ -24,6 +24,11 @@ def planar_effect(layer):
     return ("an expansion away from" if s > 0 else "a contraction towards") + " its line"
 
 
+def piles_up(m):
+    """Figure 8: the log-normal's mode lies in (0, 1), where the negative half-line is compacted."""
+    return 0 < m["mode"] < 1
+
+
 def note_fig8(m):
     return Note(
         f"The {m['points']} evenly spaced points of [−{EXP_RANGE:g}, {EXP_RANGE:g}] land on (0, e^{EXP_RANGE:g}]: "
@@ -33,7 +38,7 @@ def note_fig8(m):
         "`TransformedDistribution(Normal(0, 1), Exp())`, within a relative "
         f"{m['lognormal_error']:.1e} of scipy's log-normal pdf.",
         "Agrees with the text: the negative half-line is compacted into (0, 1), where the density piles up."
-        if 0 < m["mode"] < 1 else "Unlike the text, the density does not pile up just right of 0.")
+        if piles_up(m) else "Unlike the text, the density does not pile up just right of 0.")
 
 
 def note_fig9():
@@ -44,15 +49,22 @@ def note_fig9():
                 + ". The grey mesh z₀ and its blue image z_K.")
 
 
+def det_agrees(p):
+    """Figures 10 and 14, one panel: the layer is the expansion or contraction its label names, acting most where
+    it acts, on one side of 1 everywhere, and nearer 1 away from there."""
+    kind = "expansion" if p["value"] < 1 else "contraction"
+    at_site = p["distance"] <= AT_SITE * p["spacing"]
+    one_side = p["highest"] <= 1 + 1e-9 if kind == "expansion" else p["lowest"] >= 1 - 1e-9
+    fades = abs(math.log(p["far"])) < 0.5 * abs(math.log(p["value"]))
+    return kind in p["label"] and at_site and one_side and fades
+
+
 def note_det(fid, panels):
     """Figures 10 and 14: per panel, the extreme of |det|⁻¹, where it lies and how far from 1 it ends."""
-    parts, agree = [], True
+    parts, agree = [], all(det_agrees(p) for p in panels)
     for side, p in zip(("Left", "right"), panels):
         kind = "expansion" if p["value"] < 1 else "contraction"
-        at_site = p["distance"] <= AT_SITE * p["spacing"]
         one_side = p["highest"] <= 1 + 1e-9 if kind == "expansion" else p["lowest"] >= 1 - 1e-9
-        fades = abs(math.log(p["far"])) < 0.5 * abs(math.log(p["value"]))
-        agree &= kind in p["label"] and at_site and one_side and fades
         if kind == "expansion":
             stays = "stays below 1 everywhere" if one_side else f"goes above 1 somewhere (max {p['highest']:.3f})"
         else:
@@ -76,26 +88,36 @@ def note_fig11(m):
                 "As in the thesis." if ok else "Not the unit Gaussian: a bug.")
 
 
+def ridge(m):
+    """Figure 12: the mode lies on the contraction's line and rises above q_0's peak."""
+    return m["distance"] <= AT_SITE * m["spacing"] and m["max"] > 1 / (2 * math.pi)
+
+
 def note_fig12(m, layer=PLANAR_CONTRACTION):
     peak = 1 / (2 * math.pi)
     line = site(layer)
-    ridge = m["distance"] <= AT_SITE * m["spacing"] and m["max"] > peak
     return Note(f"The mode moves to [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], {m['distance']:.3f} from the line "
                 f"{line}, where the density reaches {m['max']:.3f} ({m['max'] / peak:.2f} times q₀'s peak).",
                 f"Agrees with the caption: the band around {line} is squeezed onto the line, raising a ridge along it."
-                if ridge else f"Does not agree with the caption: no ridge forms on {line}.")
+                if ridge(m) else f"Does not agree with the caption: no ridge forms on {line}.")
+
+
+def valley(m):
+    """Figure 13: ``(the ridge remains, a valley opens across the expansions' line, the valley's depth as a share
+    of the smaller lobe's height, the smaller lobe)``."""
+    heights = {"left": m["left_height"], "right": m["right_height"]}
+    lower = min(heights, key=heights.get)
+    smaller = heights[lower]
+    depth = m["valley_height"] / smaller if smaller > 0 else None
+    dip = abs(m["valley"] - m["line"]) < VALLEY_DISTANCE and depth is not None and depth < VALLEY_DEPTH
+    return m["ridge_distance"] <= AT_SITE * m["spacing"], dip, depth, lower
 
 
 def note_fig13(m, ridge_layer=PLANAR_CONTRACTION):
     """Figure 13: the two lobes of the density integrated over y either side of the expansions' line, the
     valley between them, and whether the contraction's ridge remains (the mode on its line)."""
     line, ridge_line = f"x = {m['line']:g}", site(ridge_layer)
-    heights = {"left": m["left_height"], "right": m["right_height"]}
-    lower = min(heights, key=heights.get)
-    smaller = heights[lower]
-    depth = m["valley_height"] / smaller if smaller > 0 else None
-    dip = abs(m["valley"] - m["line"]) < VALLEY_DISTANCE and depth is not None and depth < VALLEY_DEPTH
-    ridge = m["ridge_distance"] <= AT_SITE * m["spacing"]
+    ridge, dip, depth, lower = valley(m)
     measured = (f"Integrated over y, the density has a lobe left of {line}, peaking at x = {m['left_peak']:.2f} and "
                 f"holding {percent(m['left_mass'])} of the mass, and one right of it, peaking at x = "
                 f"{m['right_peak']:.2f} and holding {percent(m['right_mass'])}; its lowest point between them is at "
@@ -117,8 +139,13 @@ def note_fig13(m, ridge_layer=PLANAR_CONTRACTION):
     return Note(measured, study)
 
 
+def drawn_towards(m):
+    """Figure 15: the density peaks at the contraction's point."""
+    return m["distance"] <= AT_SITE * m["spacing"]
+
+
 def note_fig15(m, layer=RADIAL_TO_075):
-    ok = m["distance"] <= AT_SITE * m["spacing"]
+    ok = drawn_towards(m)
     point = site(layer)
     return Note(f"The density now peaks at [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], {m['distance']:.3f} from "
                 f"{point}, reaching {m['max']:.3f} (a cusp: the radial map's Jacobian is not smooth at its "
@@ -136,6 +163,11 @@ def quadrant(point, tolerance):
     return f"in the {'upper' if y > 0 else 'lower'} {'right' if x > 0 else 'left'} quadrant"
 
 
+def crater(m):
+    """Figure 16: the density at the expansion's point falls below ``CRATER`` of what it was before it."""
+    return m["before"] > 0 and m["after"] / m["before"] < CRATER
+
+
 def note_fig16(m, layer=RADIAL_FROM_085):
     point = site(layer)
     before, after = m["before"], m["after"]
@@ -144,11 +176,10 @@ def note_fig16(m, layer=RADIAL_FROM_085):
     share = f" ({percent(ratio, 0)} of it)" if ratio is not None else ""
     moved = (f"{change} from {before:.3f} (Figure 15) to {after:.3f}{share}" if change != "stays" else
              f"stays at {after:.3f}, as in Figure 15")
-    crater = ratio is not None and ratio < CRATER
     return Note(f"At {point} the density {moved}; the mode moves to [{m['mode'][0]:.2f}, {m['mode'][1]:.2f}], "
                 f"{quadrant(m['mode'], m['spacing'] / 2)}. The window is zoomed on the crater; the right panel "
                 "follows both densities along the line through it.",
-                f"Agrees with the caption: the expansion hollows a crater around {point}." if crater else
+                f"Agrees with the caption: the expansion hollows a crater around {point}." if crater(m) else
                 f"Does not agree with the caption: no crater opens around {point}.")
 
 

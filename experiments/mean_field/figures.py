@@ -86,13 +86,15 @@ def fig3_mean_field_compactness(run, res):
             _key(PALETTE["target"], f"posterior p, sd {vector_text(np.sqrt(np.diag(cov)))}", lw=2),
             _key(colour, f"{title}, sd {vector_text(np.sqrt(np.diag(q_cov)))}", lw=1.6, ls="--"),
         ], fontsize=8, loc="upper left")
-        ax.set(title=f"{title}: ELBO = {fit['elbo'][best]:.3f}", xlabel="z₁", aspect="equal")
+        se = fit.get("elbo_se", [None] * len(fit["elbo"]))[best]
+        error = "" if se is None else f" ± {se:.2g}"
+        ax.set(title=f"{title}:\nELBO = {fit['elbo'][best]:.3f}{error} (Monte-Carlo se)", xlabel="z₁", aspect="equal")
     axes[0, 0].set_ylabel("z₂")
     low, high = loc - 4.2 * np.sqrt(np.diag(cov)), loc + 4.2 * np.sqrt(np.diag(cov))
     axes[0, 0].set(xlim=(low[0], high[0]), ylim=(low[1], high[1]))
     fig.suptitle("Fig. 3: mean-field and full-rank Gaussian q of a correlated Gaussian\n"
-                 f"(contours at {', '.join(map(str, RADII))} sd; the ELBO is −KL(q‖p) since log Z = 0)",
-                 fontsize=11)
+                 f"(contours at {', '.join(map(str, RADII))} sd; the ELBO is −KL(q‖p) since log Z = 0; the best "
+                 f"mean field can reach is {-res['mean_field_kl']:.3f})", fontsize=11)
     fig.tight_layout()
     run.save_figure(fig, "fig3_mean_field_compactness.png", ["fig3"])
 
@@ -108,8 +110,8 @@ def fig4_mixture_data(run, res, x):
         handles.append(_key(colour, f"π = {gen['weights'][k]:.2f}, μ = {vector_text(gen['locs'][k])}", lw=1.8))
     ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set(xlabel="x₁", ylabel="x₂", aspect="equal")
-    ax.set_title("Fig. 4: a 2-D mixture of two Gaussians\n(components at 1, 2, 3 sd; vinf.targets.THESIS_MIXTURE)",
-                 fontsize=10)
+    ax.set_title("Fig. 4: a 2-D mixture of two Gaussians\n(components at 1, 2, 3 sd; the study's demo_gmm, "
+                 "vinf.targets.THESIS_MIXTURE)", fontsize=10)
     run.save_figure(fig, "fig4_mixture_data.png", ["fig4"])
 
 
@@ -178,6 +180,10 @@ def fig7_advi_on_mixture(run, res):
     handles = _mixture_background(ax, res)
     _ellipses(ax, res["mean"][best], res["cov"][best], PALETTE["mean_field"], lw=2)
     handles.append(_key(PALETTE["mean_field"], f"mean-field q (1, 2, 3 sd), ELBO = {res['elbo'][best]:.3f}", lw=2))
+    study = res.get("study")
+    if study:
+        _ellipses(ax, study["loc"], np.diag(np.square(study["sd"])), "0.3", radii=(2,), lw=1.3, ls="--")
+        handles.append(_key("0.3", f"the study's saved fit (2 sd), ELBO = {-study['kl']:.3f}", lw=1.3, ls="--"))
     ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set_title("best of the starts (highest ELBO)")
     ax = axes[0, 1]
@@ -194,7 +200,7 @@ def fig7_advi_on_mixture(run, res):
     handles.append(_key("0.3", "the thesis's start (near 0)", marker="*", ms=10, lw=0))
     ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set_title("every start (×) → its q at 2 sd")
-    fig.suptitle("Fig. 7: mean-field ADVI on the Gaussian mixture posterior (CAVI's fitted mixture; log Z = 0)", y=1.01)
+    fig.suptitle("Fig. 7: mean-field ADVI on the Gaussian mixture posterior (the study's demo_gmm; log Z = 0)", y=1.01)
     fig.tight_layout()
     run.save_figure(fig, "fig7_advi_on_mixture.png", ["fig7"])
 

@@ -9,10 +9,10 @@ import tensorflow_probability as tfp
 from sklearn.mixture import BayesianGaussianMixture
 
 import vinf
-from experiments.common.baselines import search_box, spread_locs
+from experiments.common.baselines import diagonal_gaussian_kl, search_box, spread_locs
 from experiments.common.data import NUM_COMPONENTS, NUM_POINTS, cavi_fit, figure4_data, fitted_mixture
 from experiments.common.runner import Job, Outcome
-from experiments.mean_field.config import BIMODAL, CORRELATED, LEARNING_RATE, SAMPLE_SIZE
+from experiments.mean_field.config import BIMODAL, CONTINUED, CORRELATED, LEARNING_RATE, SAMPLE_SIZE, STUDY_FIG7
 from vinf.targets import THESIS_MIXTURE, Target
 
 tfd = tfp.distributions
@@ -50,11 +50,14 @@ def correlated_target():
 
 
 def train(target, q, scale, seed):
-    """ADVI (Algorithm 1) of the batched surrogate ``q`` on ``target``; the final ELBO of each member."""
+    """ADVI (Algorithm 1) of the batched surrogate ``q`` on ``target``; the final ELBO of each member (the mean of
+    ``scale.elbo_draws`` log weights) and its Monte-Carlo standard error (their sd over the root of their number)."""
     result = vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=SAMPLE_SIZE,
                       learning_rate=LEARNING_RATE, seed=seed, progress=False)
-    elbo = np.atleast_1d(vinf.diagnostics.elbo(target.log_prob, q, num_samples=scale.elbo_draws, seed=seed))
-    return dict(elbo=elbo.tolist(), best_step=np.atleast_1d(result.best_step).tolist(), train_seconds=result.seconds)
+    lw = np.asarray(vinf.diagnostics.log_weights(target.log_prob, q, num_samples=scale.elbo_draws, seed=seed))
+    lw = lw.reshape(lw.shape[0], -1)
+    return dict(elbo=lw.mean(axis=0).tolist(), elbo_se=(lw.std(axis=0) / np.sqrt(lw.shape[0])).tolist(),
+                best_step=np.atleast_1d(result.best_step).tolist(), train_seconds=result.seconds)
 
 
 def gaussian_state(q):
@@ -77,12 +80,32 @@ def family_restriction(scale, seed):
     )
 
 
+def variances(q):
+    """The diagonal of each member's covariance ``[R, D]``."""
+    return np.diagonal(q.covariance().numpy(), axis1=-2, axis2=-1).astype(float).tolist()
+
+
+def continued(target, q, scale, seed):
+    """Why mean-field ADVI's variances may miss the optimum, tested: from the trained ``q``, as many steps again
+    at the same learning rate (too few steps?), and as many at a tenth of it (the step size's noise?); the
+    variances each ends with, ``q`` restored after."""
+    trained, out = vinf.surrogates.state(q), {}
+    for name, factor in CONTINUED.items():
+        vinf.surrogates.load_state(q, trained)
+        vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=SAMPLE_SIZE,
+                 learning_rate=LEARNING_RATE * factor, seed=seed + 1, progress=False)
+        out[name] = dict(learning_rate=LEARNING_RATE * factor, num_steps=scale.num_steps, variances=variances(q))
+    vinf.surrogates.load_state(q, trained)
+    return out
+
+
 def mean_field_compactness(scale, seed):
     """Figure 3: mean-field and full-rank ADVI on a correlated Gaussian.
 
     The mean-field optimum of ``KL(q || N(mu, Sigma))`` has the mean ``mu`` and the
     variances ``1 / Lambda_ii`` of the precision ``Lambda = Sigma^-1``, and
     ``KL = -1/2 log(prod_i Lambda_ii^-1 / |Sigma|)``; the full-rank family holds ``p``.
+    Mean field's trainings are also continued (``continued``) to tell why their variances may miss the optimum.
     """
     target = correlated_target()
     cov = np.asarray(CORRELATED["cov"])
@@ -93,14 +116,16 @@ def mean_field_compactness(scale, seed):
     for name in ("mean_field", "full_rank"):
         q = vinf.surrogates.get(name, 2, seed=seed, batch_shape=[scale.num_runs])
         out[name] = dict(**train(target, q, scale, seed), **gaussian_state(q))
+        if name == "mean_field":
+            out[name]["continued"] = continued(target, q, scale, seed)
     return out
 
 
 def advi_on_mixture(scale, seed):
-    """Figure 7: mean-field ADVI on the mixture posterior (``fitted_mixture(seed)``), from the thesis's start
-    and from others."""
-    mixture = fitted_mixture(seed)
-    target = vinf.targets.get("gaussian_mixture", **mixture)
+    """Figure 7: mean-field ADVI on the mixture posterior the study fitted (its ``demo_gmm``, the mixture that
+    generated Figure 4's data: ``vinf.targets.THESIS_MIXTURE``), from the thesis's start and from others."""
+    mixture = THESIS_MIXTURE
+    target = vinf.targets.get("gaussian_mixture")
     q = vinf.surrogates.get("mean_field", 2, seed=seed, batch_shape=[scale.num_restarts])
     # the surrogate's own start (near the origin, as in the thesis), then a Latin hypercube over the box's centre
     start = spread_locs(target.bounds, scale.num_restarts, q.loc.numpy()[0], seed)
@@ -115,8 +140,13 @@ def advi_on_mixture(scale, seed):
     # the best diagonal Gaussian by quadrature, from starts spread over the whole box: where ADVI should end
     optimum = search_box(target, scale.optimum_starts, seed)
     optimum["captured"] = captured_component(optimum["loc"], components)
+    study_sd = np.exp(0.5 * np.asarray(STUDY_FIG7["log_variance"]))
+    study = dict(loc=list(STUDY_FIG7["loc"]), sd=study_sd.tolist(), plotted_sd=np.sqrt(STUDY_FIG7["log_variance"]).tolist(),
+                 kl=diagonal_gaussian_kl(target, np.asarray(STUDY_FIG7["loc"]), study_sd),
+                 captured=captured_component(STUDY_FIG7["loc"], components))
     return dict(**out, **state, start=start.tolist(), components=components, best_run=int(np.argmax(out["elbo"])),
-                captured=[captured_component(mean, components) for mean in state["mean"]], optimum=optimum)
+                captured=[captured_component(mean, components) for mean in state["mean"]], optimum=optimum,
+                study=study)
 
 
 def captured_component(mean, components):

@@ -12,19 +12,20 @@ import math
 
 import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm, Normalize
-from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 import vinf
 from experiments.common.plotting import PALETTE, figure
-from experiments.common.variants import DEFAULT
-from experiments.toy_targets.config import (ANNEALED, COLLAPSE, ENERGIES, ENERGY_WINDOW, FIGURE_EIGHT, FLOWS,
-                                            TAIL_FRACTION, VARIANT_LABELS)
+from experiments.common.toys_figures import kl_traces, outcome_key
+from experiments.toy_targets.config import COLLAPSE, ENERGIES, ENERGY_WINDOW, FIGURE_EIGHT, FLOWS, TAIL_FRACTION
 from experiments.toy_targets.fits import exact_line_density
 from experiments.toy_targets.measure import quadrants
-from vinf.fit import smoothed_loss
+from vinf.targets.toy import BANANA_SCALE
 
-WINDOWS = {name: ENERGY_WINDOW for name in ENERGIES} | {"banana": ((-4.0, 12.0), (-7.0, 7.0))}  # else bounds
+# The plotting windows where the quadrature box is wider than the picture needs: the banana's to z2 at 3 sd
+# and z1 at the arms' reach there.
+WINDOWS = {name: ENERGY_WINDOW for name in ENERGIES} | {
+    "banana": ((-4.0, (3 * BANANA_SCALE) ** 2 / 4 + 3), (-3.2 * BANANA_SCALE, 3.2 * BANANA_SCALE))}
 MASS_LEVELS = (0.99, 0.9, 0.5)  # true-density contours enclose these shares of the mass
 QUADRANT_COLOURS = ("#e74c3c", "#2e86c1", "#27ae60", "#f1c40f")  # the study's red / blue / green / yellow
 GRID = 150  # points per axis of density grids
@@ -60,7 +61,7 @@ class Panels:
 
 
 PANELS = {
-    "gaussian_mixture": Panels("Gaussian mixture of section II (CAVI fit)", 19, 20, 21),
+    "gaussian_mixture": Panels("Gaussian mixture of section II (the study's demo_gmm)", 19, 20, 21),
     "figure_eight": Panels(f"symmetric mixture, {figure_eight_phrase()} (eqs. 83-84)", 22, 23, 24, 25),
     "banana": Panels("banana (eq. 85)", 26, 27, 28),
     "circle": Panels("circle (eq. 86)", 30, 31, 32, 33),
@@ -100,6 +101,16 @@ def window_of(target):
     return WINDOWS.get(target.name, target.bounds)
 
 
+def panel_figure(rows, cols, size, window, **kwargs):
+    """``figure`` with panels shaped as ``window`` (height over width, between 1/2 and 3/2), so equal-aspect
+    panels of a long target (the banana) do not float in blank space."""
+    (x0, x1), (y0, y1) = window
+    fig, axes = figure(rows, cols, size=size, **kwargs)
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, height * min(max((y1 - y0) / (x1 - x0), 0.5), 1.5))
+    return fig, axes
+
+
 def mass_levels(density, masses=MASS_LEVELS):
     """Density levels whose super-level sets hold ``masses`` of a gridded density (highest-density regions)."""
     values = np.sort(density.ravel())[::-1]
@@ -127,7 +138,7 @@ def _colourbar(fig, mappable, ax, label):
 
 def true_densities(run, fid, targets, titles, suptitle, filename):
     """True densities ``p(z) = exp(log p - log Z)`` as filled contours, one panel per target."""
-    fig, axes = figure(1, len(targets), size=4.5)
+    fig, axes = panel_figure(1, len(targets), 4.5, window_of(targets[0]))
     for ax, target, title in zip(np.ravel(axes), targets, titles):
         window = window_of(target)
         X, Y, p = true_density(target, window)
@@ -155,7 +166,7 @@ def kde_and_hexbin(run, fid, target, samples, suptitle, filename):
     """Per row (one per method): KDE of the draws (left) and their hexbins (right), true density in red lines;
     the KDEs share one colour scale, the hexbins another, so the rows compare."""
     window = window_of(target)
-    fig, axes = figure(len(samples), 2, size=4.8, layout="constrained")
+    fig, axes = panel_figure(len(samples), 2, 4.8, window, layout="constrained")
     densities = {label: kde_density(z, window) for label, z in samples.items()}
     levels = np.linspace(0.0, max(d[2].max() for d in densities.values()), 21)
     bins = []
@@ -180,21 +191,38 @@ def coloured_by_density(run, fid, target, draws, suptitle, filename):
     window = window_of(target)
     peak = true_density(target, window)[2].max()
     norm = Normalize(0.0, max(peak, *(q.max() for _, q in draws.values())))
-    fig, axes = figure(1, len(draws), size=4.4, layout="constrained")
+    fig, axes = panel_figure(1, len(draws), 4.4, window, layout="constrained")
     axes = np.ravel(axes)
     for ax, (label, (z, q)) in zip(axes, draws.items()):
         order = np.argsort(q)  # densest on top
         points = ax.scatter(z[order, 0], z[order, 1], c=q[order], s=3, cmap="viridis", norm=norm, rasterized=True)
         _frame(ax, target, window, f"{label}: highest $q_K$ {q.max():.3g}")
-    bar = fig.colorbar(points, ax=list(axes), label="$q_K(z_K)$, one scale; red: the peak of p", fraction=0.03,
+    bar = fig.colorbar(points, ax=list(axes), label="$q_K(z_K)$, one scale\n(red: the peak of p)", fraction=0.03,
                        pad=0.03, shrink=0.8)
     bar.ax.axhline(peak, color=PALETTE["target"], lw=2.5)
     fig.suptitle(suptitle)
     run.save_figure(fig, filename, [fid])
 
 
-def flow_effect(run, fid, target, draws, suptitle, filename):
-    """Per row (one per flow): base draws ``z_0`` coloured by quadrant (left) and their images ``z_K`` (right)."""
+def _cut_lines(ax, z0, cut):
+    """On ``z_0``'s panel: the line along which the flow cuts q_0 (``measure.cut_direction``: its draws either
+    side reach either mode), and the horizontal through the base's median that the study's text describes."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    median = np.median(z0, axis=0)
+    ax.axhline(median[1], color="black", ls=(0, (4, 3)), lw=1.2, label="the study's cut: horizontal")
+    (n1, n2), offset = cut["normal"], cut["offset"]
+    if abs(n2) >= abs(n1):
+        xs = np.array([x0, x1])
+        ax.plot(xs, (offset - n1 * xs) / n2, color="black", lw=1.6, label="ours: the line that splits the modes")
+    else:
+        ys = np.array([y0, y1])
+        ax.plot((offset - n2 * ys) / n1, ys, color="black", lw=1.6, label="ours: the line that splits the modes")
+    ax.set(xlim=(x0, x1), ylim=(y0, y1))
+
+
+def flow_effect(run, fid, target, draws, suptitle, filename, cuts=None):
+    """Per row (one per flow): base draws ``z_0`` coloured by quadrant (left) and their images ``z_K`` (right);
+    with ``cuts`` (``{flow: measure.cut_direction}``), the line that cuts q_0 between the modes on the left."""
     window = window_of(target)
     fig, axes = figure(len(draws), 2, size=4.2)
     axes = np.atleast_2d(axes)
@@ -205,12 +233,27 @@ def flow_effect(run, fid, target, draws, suptitle, filename):
             ax.scatter(z[:, 0], z[:, 1], c=region, cmap=cmap, vmin=-0.5, vmax=3.5, s=2, rasterized=True)
             ax.set(xlabel=target.names[0], ylabel=target.names[1], title=f"{label}: {what}")
             ax.set_aspect("equal")
+        if cuts and cuts[label]["normal"] is not None:
+            _cut_lines(left, z0, cuts[label])
         right.set(xlim=window[0], ylim=window[1])
         _contour_lines(right, target, window, colour="black")
-    fig.suptitle(suptitle + "\n(colour: quadrant of $z_0$ around the base's median; black lines: true density's "
-                 "regions holding " + "/".join(f"{m:.0%}" for m in MASS_LEVELS) + " of its mass)")
+    note = ("\nleft, solid: the line that splits $z_0$ by the mode it reaches; dashed: the study's horizontal cut"
+            if cuts else "")
+    fig.suptitle(suptitle + "\ncolour: quadrant of $z_0$ around the base's median; black lines right: the true "
+                 "density's regions holding " + "/".join(f"{m:.0%}" for m in MASS_LEVELS) + f" of its mass{note}",
+                 fontsize=10)
     fig.tight_layout()
     run.save_figure(fig, filename, [fid])
+
+
+def log_ticks(bar):
+    """Label a logarithmic colour bar at 1, 2, 5, 10, 20, 50 ... in plain numbers (matplotlib labels only the
+    powers of ten, which leaves a bar spanning one decade with two labels)."""
+    low, high = bar.mappable.norm.vmin, bar.mappable.norm.vmax
+    ticks = [m * 10**e for e in range(int(math.floor(math.log10(low))), int(math.ceil(math.log10(high))) + 1)
+             for m in (1, 2, 5) if low <= m * 10**e <= high]
+    bar.ax.minorticks_off()
+    bar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
 
 
 # ------------------------------------------------------------------ the individual figures
@@ -269,7 +312,8 @@ def fig18_two_hills(run, target, fitted, draws, flows, steps):
     handles, labels = np.ravel(axes)[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, 0.0))
     x_obs, sigma = (inspect.signature(vinf.targets.toy.two_hills).parameters[n].default for n in ("x", "sigma"))
-    fig.suptitle(f"Fig. 18: two hills, x = {x_obs:g}, σ = {sigma:g} (eqs. 80-82); K = {flows}, {steps} steps")
+    fig.suptitle(f"Fig. 18: two hills (eqs. 80-82), x = {x_obs:g}, σ² = {sigma**2:.3g} as the study's code\n(its "
+                 f"caption prints σ = {vinf.targets.toy.CAPTION_SIGMA:g}); K = {flows}, {steps} steps")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     run.save_figure(fig, "fig18_two_hills.png", ["fig18"])
 
@@ -287,51 +331,30 @@ def fig35_energies(run, targets, samples, flows, steps):
                                   cmap="Blues", mincnt=1, norm=LogNorm()))
             _contour_lines(ax, target, ENERGY_WINDOW)
             _frame(ax, target, ENERGY_WINDOW, f"{label}: {target.name.replace('energy', 'energy ')}")
-    fig.colorbar(shared_scale(bins, low=1.0), ax=list(axes.ravel()), label="draws per hexagon (one log scale)",
-                 shrink=0.6)
+    bar = fig.colorbar(shared_scale(bins, low=1.0), ax=list(axes.ravel()), label="draws per hexagon (one log scale)",
+                       shrink=0.6)
+    log_ticks(bar)
     fig.suptitle(f"Fig. 35: draws of the trained flows (hexbins) on energies 1-4; K = {flows}, {steps} steps"
                  f"\n{CONTOURS}")
     run.save_figure(fig, "fig35_energy_samples.png", ["fig35"])
 
 
-def mode_study_figure(run, study, losses, log_z):
-    """Per two-mode target (rows): every seed's KL along training under our choices (left) and annealed
-    (middle), on a log scale where one-mode fits sit at log 2; and per variant, how many seeds cover both
-    sides of z1 = 0 and how many end within log 2 / 2 of log Z (right)."""
-    names = list(dict.fromkeys(result["target"] for result in study["runs"]))
-    fig, axes = figure(len(names), 3, size=4.1, gridspec_kw=dict(width_ratios=(1, 1, 1.1)))
-    fig.set_size_inches(15.5, 4.4 * len(names))
-    axes = np.atleast_2d(axes)
-    outcomes = (("both_sides", f"both sides (≥ {study['one_mode_share']:.0%} of q on each)", PALETTE["radial"]),
-                ("both_modes", "both modes (KL < log 2 / 2)", PALETTE["planar"]))
-    for row, name in zip(axes, names):
-        results = {r["variant"]: r for r in study["runs"] if r["target"] == name}
-        for ax, result in zip(row[:2], (results[DEFAULT.name], results[ANNEALED.name])):
-            kl = np.clip(log_z[name] + smoothed_loss(losses[result["group"]]), 1e-3, None)
-            ax.plot(kl, lw=0.9, alpha=0.8)
-            ax.axhline(math.log(2.0), color=PALETTE["target"], ls="--", lw=1, label="log 2: one mode of two")
-            ax.axhline(study["both_modes_kl"], color="0.4", ls=":", lw=1, label="both modes below")
-            if result["anneal_steps"]:
-                ax.axvline(result["anneal_steps"], color="0.6", lw=0.8, label="β reaches 1")
-            ax.set(yscale="log", ylim=(1e-3, 20), xlabel="step", ylabel="log Z − smoothed ELBO",
-                   title=f"{name}: " + (f"annealed over {result['anneal_steps']} steps" if result["anneal_steps"]
-                                        else "plain ELBO, our choices"))
-            ax.legend(fontsize=7, loc="upper right")
-        width, x = 0.4, np.arange(len(results))
-        for i, (field, label, colour) in enumerate(outcomes):
-            bars = row[2].barh(x + (i - 0.5) * width, [r[field] for r in results.values()], width, color=colour,
-                               label=label)
-            row[2].bar_label(bars, fontsize=7, padding=2)
-        runs = results[DEFAULT.name]["num_runs"]
-        row[2].set(yticks=x, yticklabels=[VARIANT_LABELS[v] for v in results], xlabel=f"seeds of {runs}",
-                   xlim=(0, runs + 0.6), title=f"{name}: outcome by variant")
-        row[2].invert_yaxis()
-        row[2].xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[-1, 2].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
-    fig.suptitle(f"Beyond the study: {study['runs'][0]['num_runs']} seeds per target and variant, planar flows, the "
-                 "same seeds in every variant (left, middle: one colour per seed)", fontsize=10)
-    fig.tight_layout()
-    run.save_figure(fig, "mode_study_annealing.png", [])
+MODE_TITLES = dict(two_hills="two hills (the study's code: σ² = 0.1)",
+                   two_hills_narrow="two hills, σ = 0.1 (the caption read as an sd)", energy1="energy 1")
+
+
+def mode_study_figure(run, study, losses):
+    """One panel per two-mode target: every seed's KL along training under our choices, coloured by how it ended
+    (``common.toys_figures.kl_traces``); ``losses``: ``{group key: loss [steps, R]}``."""
+    rows = study["runs"]
+    fig, axes = figure(1, len(rows), size=4.4)
+    for ax, row in zip(np.ravel(axes), rows):
+        kl_traces(ax, losses[row["group"]], row, MODE_TITLES.get(row["target"], row["target"]))
+    fig.legend(handles=outcome_key(), loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"Beyond the study: {rows[0]['num_runs']} seeds per target, planar flows, our choices "
+                 "(the study's choices, annealed and longer: python -m experiments.ablations)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    run.save_figure(fig, "mode_study.png", [])
 
 
 # ------------------------------------------------------------------ assembly
@@ -363,7 +386,8 @@ def make_all(run, fits, measured):
             flow_effect(run, f"fig{panels.effect}", target,
                         {f: (draws[(name, f)]["z0"], draws[(name, f)]["zK"]) for f in FLOWS},
                         f"Fig. {panels.effect}: the flow's effect; {where}",
-                        f"fig{panels.effect}_{name}_flow_effect.png")
+                        f"fig{panels.effect}_{name}_flow_effect.png",
+                        measured["measured"]["cut"] if name == "figure_eight" else None)
 
     # Figure 29
     nuts = fits.nuts
@@ -381,6 +405,4 @@ def make_all(run, fits, measured):
                    *fits.setting("energy1"))
 
     # Beyond the study: one mode or two
-    study = measured["mode_study"]
-    losses = {r["group"]: fits.surrogates[r["group"]][1] for r in study["runs"]}
-    mode_study_figure(run, study, losses, fits.log_z())
+    mode_study_figure(run, measured["mode_study"], fits.mode_losses)

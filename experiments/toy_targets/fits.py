@@ -9,10 +9,9 @@ import dataclasses
 import numpy as np
 import tensorflow_probability as tfp
 
-import vinf
 from experiments.common.seeds import Stream
+from experiments.common.toys import build, load_loss, load_surrogate, target_dim
 from experiments.toy_targets.config import FLOWS
-from experiments.toy_targets.jobs import load_surrogate, target_dim
 
 __all__ = ["push_forward", "draw", "exact_line_density", "Fits", "load"]
 
@@ -56,9 +55,10 @@ class Fits:
 
     Attributes:
       tables, traces, modes: the groups of the KL table, of Figure 17's other S and of the mode study.
-      targets: ``{name: vinf target}`` of every table target (the fitted mixture with its own parameters).
+      targets: ``{name: vinf target}`` of every table target.
       rows: ``{key: row}`` of every training.
-      surrogates: ``{group key: (q, loss trace)}`` of every group.
+      surrogates: ``{group key: (q, loss trace)}`` of every group of the table and of Figure 17.
+      mode_losses: ``{group key: loss trace}`` of the mode study's groups.
       draws: ``{(target, family): {"z0", "zK", "q"}}``: draws of each flow's fit in the table.
       nuts: the NUTS row, and its draws under ``"z"``.
     """
@@ -69,6 +69,7 @@ class Fits:
     targets: dict
     rows: dict
     surrogates: dict
+    mode_losses: dict
     draws: dict
     nuts: dict
 
@@ -107,11 +108,16 @@ class Fits:
         """``{target: log Z}`` by quadrature."""
         return {name: target.log_evidence() for name, target in self.targets.items()}
 
+    def mode_rows(self):
+        """The mode study's rows, one per group (each group fits one target)."""
+        return [self.rows[g.member_key(g.targets[0])] for g in self.modes]
 
-def load(run, target_kwargs, tables, traces, modes, nuts, num_draws):
+
+def load(run, tables, traces, modes, nuts, num_draws):
     """Rebuild every group from ``run.draws``; draw ``num_draws`` from each flow of the table (``tables``)."""
-    targets = {name: vinf.targets.get(name, **target_kwargs.get(name, {})) for g in tables for name in g.targets}
-    surrogates = {g.key: load_surrogate(g, run.draws, target_dim(g.targets[0])) for g in tables + traces + modes}
+    targets = {name: build(name) for g in tables for name in g.targets}
+    surrogates = {g.key: load_surrogate(g, run.draws, target_dim(g.targets[0])) for g in tables + traces}
+    losses = {g.key: load_loss(g, run.draws) for g in modes}
     draws = {}
     for group in tables:
         if group.family not in FLOWS:
@@ -123,4 +129,4 @@ def load(run, target_kwargs, tables, traces, modes, nuts, num_draws):
     with np.load(run.draws / nuts.filename) as data:
         z = data["z"]
     rows = {row["key"]: row for row in run.rows}
-    return Fits(tables, traces, modes, targets, rows, surrogates, draws, dict(rows[nuts.key], z=z))
+    return Fits(tables, traces, modes, targets, rows, surrogates, losses, draws, dict(rows[nuts.key], z=z))

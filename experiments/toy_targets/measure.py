@@ -1,8 +1,8 @@
 """What the report states of the trained fits, measured in the driver before anything is drawn.
 
 Every statement of the report about a figure rests on a number measured here
-and saved in ``results.json``: how many seeds of the mode study cover both
-modes (``mode_study``), the noise and collapses of Figure 17's traces, the
+(or, for the mode study, as its trainings ran) and saved in ``results.json``: the
+seeds of the mode study (``mode_study``), the noise and collapses of Figure 17's traces, the
 banana's arms (Figures 27, 29), mass per mode or branch, the cut of Figure 25,
 the peaks of ``q_K`` and where mean field's start near the origin ends
 (``measure``, ``origin_starts``). ``everything`` measures them all.
@@ -14,67 +14,22 @@ import numpy as np
 from scipy import integrate, optimize, stats
 
 from experiments.common.baselines import NODES, gauss_hermite_nodes, kl_and_gradient
-from experiments.common.seeds import Stream
-from experiments.toy_targets.config import (BANANA_ARM, BOTH_MODES_KL, CIRCLE_CENTRE, COLLAPSE, ENERGIES,
-                                            ENERGY_WINDOW, FIGURE_EIGHT, FLOWS, LOBES, ONE_MODE_SHARE, PLATEAU,
-                                            RING_SIDES, SECTOR_DEGREES, SYMMETRY_TOLERANCE, TAIL_FRACTION)
+from experiments.common.toys import CLOSE_KL, ONE_MODE_KL, ONE_MODE_SHARE, PLATEAU
+from experiments.toy_targets.config import (BANANA_ARM, CIRCLE_CENTRE, COLLAPSE, ENERGIES, ENERGY_WINDOW,
+                                            FIGURE_EIGHT, FLOWS, LOBES, RING_SIDES, SECTOR_DEGREES,
+                                            SYMMETRY_TOLERANCE, TAIL_FRACTION)
 from vinf.fit import smoothed_loss
-from vinf.targets.toy import w1, w2, w3  # eq. 88's helpers, not re-typed here
+from vinf.targets.toy import BANANA_SCALE, w1, w2, w3  # eq. 88's helpers, not re-typed here
 
 
 # ------------------------------------------------------------------ the mode study
 
 
-def side_shares(q, num_draws, seed):
-    """Share of each run's mass on the smaller side of ``z1 = 0`` (0.5 when both modes are covered)."""
-    z, _ = q.experimental_sample_and_log_prob(num_draws, seed=(seed, Stream.TOY_DRAWS))
-    left = np.mean(z.numpy()[..., 0] < 0.0, axis=0)  # [R]: one target, R runs
-    return np.minimum(left, 1.0 - left)
-
-
-def mode_timeline(loss, log_z):
-    """Per run, from the smoothed ELBO: the first step within ``BOTH_MODES_KL`` of log Z (``None``: never)
-    and the number of steps spent on the one-mode plateau (KL within ``PLATEAU`` of log 2)."""
-    kl = log_z + smoothed_loss(loss)  # [steps, R]
-    close = kl < BOTH_MODES_KL
-    first = [int(np.argmax(c)) if c.any() else None for c in close.T]
-    plateau = np.sum(np.abs(kl - math.log(2.0)) < PLATEAU, axis=0)
-    return first, plateau.tolist()
-
-
-def mode_study(fits, num_draws, seed):
-    """How many seeds fit a two-mode target on both modes, under each variant (the same seeds each).
-
-    Outcome of each run at the end: "one mode" (share on the smaller side of
-    ``z1 = 0`` below ``ONE_MODE_SHARE``), else it *covers both sides* and is
-    "both modes" (``KL < BOTH_MODES_KL``) or "neither" (spread over both sides
-    but far from p); and, along training, when it first came within
-    ``BOTH_MODES_KL`` of log Z and how long it sat on the one-mode plateau. ``num_draws`` draws of stream
-    ``Stream.TOY_DRAWS`` of ``seed`` give the shares.
-    """
-    study = []
-    for group in fits.modes:
-        (name,) = group.targets
-        row = fits.rows[group.member_key(name)]
-        q, loss = fits.surrogates[group.key]
-        shares = side_shares(q, num_draws, seed)
-        one = shares < ONE_MODE_SHARE
-        both = np.asarray(row["kl"]) < BOTH_MODES_KL
-        first, plateau = mode_timeline(loss, row["log_evidence"])
-        study.append(dict(
-            target=name,
-            **group.settings(),
-            smaller_share=shares.tolist(),
-            one_mode=int(one.sum()),
-            both_sides=int((~one).sum()),
-            both_modes=int(both.sum()),
-            neither=int(np.sum(~one & ~both)),
-            first_step_both=first,
-            one_mode_steps=plateau,
-            elbo=row["elbo"],
-            kl=row["kl"],
-        ))
-    return dict(one_mode_share=ONE_MODE_SHARE, both_modes_kl=BOTH_MODES_KL, plateau=PLATEAU, runs=study)
+def mode_study(fits):
+    """The mode study under our choices: each target's row (measured as it trained,
+    ``experiments.common.toys.train_mode_group``) with the criteria that made its counts."""
+    return dict(one_mode_share=ONE_MODE_SHARE, one_mode_kl=ONE_MODE_KL, close_kl=CLOSE_KL, plateau=PLATEAU,
+                runs=fits.mode_rows())
 
 
 # ------------------------------------------------------------------ Figure 17's traces
@@ -104,10 +59,10 @@ def collapses(trace, drop=COLLAPSE):
 # ------------------------------------------------------------------ the banana's arms (Figures 27, 29)
 
 
-def banana_arm_mass(threshold):
-    """``P(z1 > threshold)`` under the banana of eq. 85, by quadrature:
-    ``E_{z2 ~ N(0, 2^2)}[Phi(z2^2 / 4 - threshold)]``."""
-    value, _ = integrate.quad(lambda z2: stats.norm.pdf(z2, 0.0, 2.0) * stats.norm.cdf(z2**2 / 4.0 - threshold),
+def banana_arm_mass(threshold, scale=BANANA_SCALE):
+    """``P(z1 > threshold)`` under the banana of eq. 85 (``z2``'s sd ``scale``), by quadrature:
+    ``E_{z2 ~ N(0, scale^2)}[Phi(z2^2 / 4 - threshold)]``."""
+    value, _ = integrate.quad(lambda z2: stats.norm.pdf(z2, 0.0, scale) * stats.norm.cdf(z2**2 / 4.0 - threshold),
                               -np.inf, np.inf)
     return value
 
@@ -148,19 +103,27 @@ def component_peaks(z, q, mixture):
     return out
 
 
+MIN_SIDE = 3  # draws on each side that Fisher's discriminant needs (two covariances)
+
+
 def cut_direction(z0, z_k, axis):
     """The line of ``z_0``'s plane that Figure 25's flow cuts along: draws are labelled by the side of
     ``z_K . axis = 0`` they land on, Fisher's discriminant ``n = S_w^-1 (m_1 - m_0)`` separates them in
-    ``z_0``; returns the cut's angle from the z1 axis in degrees, [0, 180), the share it separates and the
-    share of the draws on the positive side (how evenly q_0 is split)."""
+    ``z_0``; returns the cut's angle from the z1 axis in degrees, [0, 180), the share it separates, the
+    share of the draws on the positive side (how evenly q_0 is split), and the line itself, ``z . normal =
+    offset``. With fewer than ``MIN_SIDE`` draws reaching one mode there is no cut to find: the angle, accuracy
+    and line are None."""
     side = z_k @ np.asarray(axis, float) > 0
+    if min(side.sum(), (~side).sum()) < MIN_SIDE:
+        return dict(angle=None, accuracy=None, share=float(np.mean(side)), normal=None, offset=None)
     means = [z0[side == s].mean(axis=0) for s in (False, True)]
     within = sum(np.cov(z0[side == s].T) for s in (False, True))
     normal = np.linalg.solve(within, means[1] - means[0])
     offset = normal @ (means[0] + means[1]) / 2
     accuracy = float(np.mean((z0 @ normal > offset) == side))
     angle = math.degrees(math.atan2(normal[1], normal[0])) + 90.0  # the cut is perpendicular to the normal
-    return dict(angle=angle % 180.0, accuracy=accuracy, share=float(np.mean(side)))
+    return dict(angle=angle % 180.0, accuracy=accuracy, share=float(np.mean(side)), normal=normal.tolist(),
+                offset=float(offset))
 
 
 def quadrants(z0):
@@ -208,6 +171,12 @@ def origin_starts(fits):
     return out
 
 
+def smaller_side(z):
+    """The share of draws ``z`` on the smaller side of ``z1 = 0`` (Figure 18's hills)."""
+    left = float(np.mean(z[:, 0] < 0.0))
+    return min(left, 1.0 - left)
+
+
 def peak_location(z, q):
     """Where the draws' density ``q_K`` is highest."""
     return z[np.argmax(q)].tolist()
@@ -225,15 +194,30 @@ def target_share(target, region, num=400):
     return float(np.sum(p * region(points)) / np.sum(p))
 
 
+def _regions(z, lobes=LOBES, sides=RING_SIDES):
+    a = np.abs(z[:, 0])
+    return (a > lobes[0]) & (a < lobes[1]), a > sides
+
+
 def lobe_contrast(z, density, lobes=LOBES, sides=RING_SIDES):
     """Mean ``density`` of the draws on the ring's lobes (``LOBES``: |z1| around the bumps) over that of its
-    sides (|z1| > ``RING_SIDES``): above 1 when the density peaks where the ring meets the bumps; None when
-    no draw lies on one of them."""
-    a = np.abs(z[:, 0])
-    on_lobes, on_sides = (a > lobes[0]) & (a < lobes[1]), a > sides
-    if not on_lobes.any() or not on_sides.any():
-        return None
-    return float(np.mean(density[on_lobes]) / np.mean(density[on_sides]))
+    sides (|z1| > ``RING_SIDES``): above 1 when the density peaks where the ring meets the bumps; and the
+    standard error of its log (the delta method over the two independent means). None, None when no draw lies
+    on one of them."""
+    on_lobes, on_sides = _regions(z, lobes, sides)
+    if on_lobes.sum() < 2 or on_sides.sum() < 2:
+        return None, None
+    parts = [density[on_lobes], density[on_sides]]
+    se = math.sqrt(sum(np.var(d, ddof=1) / (d.size * np.mean(d) ** 2) for d in parts))
+    return float(np.mean(parts[0]) / np.mean(parts[1])), se
+
+
+def exact_lobe_contrast(target, num=800):
+    """``lobe_contrast`` of the target itself, by quadrature: ``E_p[p | lobes] / E_p[p | sides]`` on a grid."""
+    _, points = target.grid(num)
+    p = np.exp(target.log_prob_numpy(points) - target.log_evidence())
+    on_lobes, on_sides = _regions(points)
+    return float((np.sum(p[on_lobes] ** 2) / np.sum(p[on_lobes])) / (np.sum(p[on_sides] ** 2) / np.sum(p[on_sides])))
 
 
 def quarter_arcs(z0, z_k, degrees=SECTOR_DEGREES):
@@ -265,6 +249,12 @@ def energy_branches():
             "energy3": {"lower wave": lower(w2)}, "energy4": {"lower wave": lower(w3)}}
 
 
+def lobes(draws):
+    """Figure 32: each flow's ``lobe_contrast``, and under ``"se"`` the standard errors of their logs."""
+    contrast = {f: lobe_contrast(draws[("circle", f)]["zK"], draws[("circle", f)]["q"]) for f in FLOWS}
+    return dict({f: c[0] for f, c in contrast.items()}, se={f: c[1] for f, c in contrast.items()})
+
+
 def measure(targets, draws, mixture):
     """The numbers behind the report's sentences on Figures 20-35, from the flows' draws."""
     energy = energy_branches()
@@ -274,10 +264,11 @@ def measure(targets, draws, mixture):
         cut={f: cut_direction(draws[("figure_eight", f)]["z0"], draws[("figure_eight", f)]["zK"], (1.0, 1.0))
              for f in FLOWS},
         banana_peak={f: peak_location(draws[("banana", f)]["zK"], draws[("banana", f)]["q"]) for f in FLOWS},
+        hills={f: smaller_side(draws[("two_hills", f)]["zK"]) for f in FLOWS},
         circle_centre=dict(radius=CIRCLE_CENTRE, exact=target_share(
             targets["circle"], lambda z: np.linalg.norm(z, axis=-1) < CIRCLE_CENTRE),
             **{f: centre_share(draws[("circle", f)]["zK"]) for f in FLOWS}),
-        lobes={f: lobe_contrast(draws[("circle", f)]["zK"], draws[("circle", f)]["q"]) for f in FLOWS},
+        lobes=lobes(draws),
         quarters={f: quarter_arcs(draws[("circle", f)]["z0"], draws[("circle", f)]["zK"]) for f in FLOWS},
         branches={name: {branch: dict(exact=target_share(targets[name], region),
                                       **{f: float(np.mean(region(draws[(name, f)]["zK"]))) for f in FLOWS})
@@ -285,9 +276,7 @@ def measure(targets, draws, mixture):
     )
     out["window_mass"] = {name: target_share(targets[name], lambda z: np.all(
         (z >= np.asarray(ENERGY_WINDOW)[:, 0]) & (z <= np.asarray(ENERGY_WINDOW)[:, 1]), axis=-1)) for name in ENERGIES}
-    circle = targets["circle"]
-    out["lobes"]["exact"] = lobe_contrast(draws[("circle", "planar")]["zK"], np.exp(
-        circle.log_prob_numpy(draws[("circle", "planar")]["zK"]) - circle.log_evidence()))
+    out["lobes"]["exact"] = exact_lobe_contrast(targets["circle"])
     return out
 
 
@@ -307,14 +296,15 @@ def banana_arms(fits):
     chains = fits.nuts.get("chains", 1)
     in_arm = fits.nuts["z"][:, 0] > BANANA_ARM
     return dict(threshold=BANANA_ARM, exact=banana_arm_mass(BANANA_ARM), NUTS=float(np.mean(in_arm)),
-                NUTS_ess=indicator_ess(in_arm, chains), NUTS_chains=chains,
+                NUTS_ess=indicator_ess(in_arm, chains), NUTS_chains=chains, scale=BANANA_SCALE,
+                NUTS_scale=float(np.std(fits.nuts["z"][:, 1])), draws=len(fits.draws[("banana", FLOWS[0])]["zK"]),
                 **{f: float(np.mean(fits.draws[("banana", f)]["zK"][:, 0] > BANANA_ARM)) for f in FLOWS})
 
 
-def everything(fits, mixture, num_draws, seed):
-    """Every number the report states, by its name in ``results.json``'s ``extra`` (``mixture``: the fitted
-    mixture's parameters; ``num_draws`` draws of ``seed`` judge the mode study's fits)."""
+def everything(fits, mixture):
+    """Every number the report states, by its name in ``results.json``'s ``extra`` (``mixture``: Figures
+    19-21's mixture's parameters)."""
     measured = measure(fits.targets, fits.draws, mixture)
     measured["origin"] = origin_starts(fits)
-    return dict(mode_study=mode_study(fits, num_draws, seed), fig17_traces=trace_summary(fits),
-                banana_arms=banana_arms(fits), measured=measured)
+    return dict(mode_study=mode_study(fits), fig17_traces=trace_summary(fits), banana_arms=banana_arms(fits),
+                measured=measured)

@@ -3,16 +3,16 @@
 import math
 
 import numpy as np
+from scipy.stats import binomtest
 
-from experiments.common.agreement import P_AGREE, counts_p
+from experiments.common.agreement import P_AGREE, Z_AGREE
 from experiments.common.prose import percent, plural
-from experiments.common.variants import STUDY
-from experiments.toy_targets.config import (BOTH_MODES_KL, FLOWS, LONGER_TRAINING, ONE_MODE_SHARE, PLATEAU,
-                                            VARIANT_LABELS)
+from experiments.common.toys import ONE_MODE_KL, ONE_MODE_SHARE, OUTCOMES, seed_outcomes
+from experiments.toy_targets.config import FLOWS
 
 SHARE_TOLERANCE = 0.03  # a share of draws within this of the target's mass matches it
 LINE_SHARE = 0.95  # one straight line "cuts" q_0 when it separates this share of the draws by their mode
-DEPARTURES = tuple(v.name for v in (*STUDY, LONGER_TRAINING))  # our choices switched (steps: ours too)
+HILLS = dict(zip(OUTCOMES, ("one hill", "both hills", "neither hill cleanly (a broad q over the valley)")))
 
 
 def sentence(text):
@@ -33,13 +33,10 @@ def number_text(value, spec=".4f"):
     return "–" if value is None else format(value, spec)
 
 
-def hills_phrase(kl, both=BOTH_MODES_KL, plateau=PLATEAU):
-    """What a fit of a symmetric two-mode target covers, read from its KL (one mode of two: KL ~ log 2)."""
-    if kl < both:
-        return "both hills"
-    if abs(kl - math.log(2.0)) < plateau:
-        return "one hill"
-    return "neither hill cleanly"
+def hills_phrase(share, kl):
+    """What a fit of the two hills covers, from its share of q on the smaller side of z = 0 and its KL
+    (``common.toys.seed_outcomes``: both hills takes mass on both sides and a KL below one hill's log 2)."""
+    return HILLS[seed_outcomes([share], [kl])[0]]
 
 
 def share_verdict(share, exact, tolerance=SHARE_TOLERANCE):
@@ -71,6 +68,10 @@ def cut_sentence(cut, line_share=LINE_SHARE):
     evenly it splits q_0."""
     parts = []
     for flow, c in cut.items():
+        if c["angle"] is None:
+            parts.append(f"the {flow} flow sends {percent(max(c['share'], 1 - c['share']))} of the draws to one mode, "
+                         "so there is no cut to find")
+            continue
         straight = c["accuracy"] >= line_share
         split = ("" if c.get("share") is None else
                  f"; {percent(c['share'])} / {percent(1 - c['share'])} of the draws reach the two modes "
@@ -82,13 +83,38 @@ def cut_sentence(cut, line_share=LINE_SHARE):
     return "; ".join(parts)
 
 
+def arm_z(arms, flow):
+    """``z`` of a flow's share of draws in the banana's arm against the exact mass ``p``, with the binomial standard
+    error ``sqrt(p (1 - p) / n)`` of its ``n`` independent draws; None when that error is 0 (p is 0 or 1)."""
+    p, n = arms["exact"], arms["draws"]
+    se = math.sqrt(p * (1 - p) / n) if n else 0.0
+    return (arms[flow] - p) / se if se else None
+
+
+def arm_reach(arms):
+    """``{flow: "beyond", "short", "as far" or "unjudged"}``: whether each flow's arms hold more or less mass than
+    the posterior's beyond ``Z_AGREE`` standard errors."""
+    reach = {}
+    for f in FLOWS:
+        z = arm_z(arms, f)
+        reach[f] = "unjudged" if z is None else "beyond" if z >= Z_AGREE else "short" if z <= -Z_AGREE else "as far"
+    return reach
+
+
 def arms_verdict(arms):
-    flows = [arms[f] for f in FLOWS]
-    if max(flows) < arms["exact"]:
-        return "our flows' arms fall short of the posterior's rather than extending beyond them"
-    if min(flows) > arms["exact"]:
-        return "our flows' arms extend beyond the posterior's too"
-    return "our two flows bracket the posterior's arms"
+    """Figure 27 against the study, whose flow's arms extended beyond the posterior's."""
+    reach = arm_reach(arms)
+    if "unjudged" in reach.values():
+        return "ours cannot be judged: the exact mass beyond the threshold is 0 or 1, so the draws have no error"
+    if set(reach.values()) == {"beyond"}:
+        return "our flows' arms extend beyond the posterior's too (|z| ≥ 2)"
+    if set(reach.values()) == {"short"}:
+        return "our flows' arms fall short of the posterior's rather than extending beyond them (|z| ≥ 2)"
+    if set(reach.values()) == {"as far"}:
+        return "our flows' arms reach as far as the posterior's, within the draws' noise (|z| < 2)"
+    return "ours differ by flow: " + ", ".join(
+        f"{f}'s {dict(beyond='extend beyond', short='fall short of', **{'as far': 'reach as far as'})[r]} the "
+        f"posterior's" for f, r in reach.items())
 
 
 def _trend(values):
@@ -106,53 +132,65 @@ def noise_falls(traces):
     return _trend([traces[s]["noise"] for s in sorted(traces, key=int)]) == "falls"
 
 
+def count_change(before, after):
+    """How a count of events over equally long trainings changes (two Poisson counts: the exact conditional
+    binomial test of ``after`` among ``before + after`` against one half, at ``P_AGREE``): ``"none"`` (no event
+    in either), ``"fewer"`` or ``"more"`` beyond chance, else ``"within chance"``."""
+    if before + after == 0:
+        return "none"
+    if binomtest(after, before + after, 0.5).pvalue >= P_AGREE:
+        return "within chance"
+    return "fewer" if after < before else "more"
+
+
 def collapses_fall(traces):
-    """Whether Figure 17's collapses never rise with S and are fewer at the largest S than at the smallest."""
+    """Whether Figure 17's collapses are fewer at the largest S than at the smallest beyond chance
+    (``count_change``), and never more beyond chance from one S to the next."""
     counts = [traces[s]["collapses"] for s in sorted(traces, key=int)]
-    return len(counts) > 1 and all(a >= b for a, b in zip(counts, counts[1:])) and counts[0] > counts[-1]
+    steps = [count_change(a, b) for a, b in zip(counts, counts[1:])]
+    return len(counts) > 1 and count_change(counts[0], counts[-1]) == "fewer" and "more" not in steps
 
 
-def variant_sentence(name, by_variant, variants=DEPARTURES):
-    """Whether any departure changes how many of the seeds cover both modes of ``name``, and how far the
-    median KL moves: ``by_variant`` maps a variant to its mode-study entry (``both_sides``, ``kl``)."""
-    base = by_variant.get("default")
-    if base is None:
-        return f"{name}: no run under our choices, so no departure is compared with them."
-    runs, ours, kl0 = base["num_runs"], base["both_sides"], float(np.median(base["kl"]))
-    parts, changes = [], []
-    for v in variants:
-        r = by_variant.get(v)
-        if r is None:
-            continue
-        kl = float(np.median(r["kl"]))
-        parts.append(f"{VARIANT_LABELS[v]} {r['both_sides']} (median KL {kl:.3f}, {kl - kl0:+.3f})")
-        if r["both_sides"] != ours:
-            p = counts_p(r["both_sides"], ours, runs)
-            changes.append(f"{VARIANT_LABELS[v]} {'raises' if r['both_sides'] > ours else 'lowers'} it to "
-                           f"{r['both_sides']} (Fisher's exact p = {p:.2f}: "
-                           f"{'beyond' if p < P_AGREE else 'within'} chance)")
-    head = (f"{name}: under our choices {ours} of {plural(runs, 'seed')} cover both modes (≥ "
-            f"{100 * ONE_MODE_SHARE:.0f} % of q on each side of z1 = 0; median KL {kl0:.3f})")
-    if not parts:
-        return head + "; no departure was run."
-    verdict = "No departure changes that number." if not changes else sentence("; ".join(changes)) + "."
-    return head + "; " + "; ".join(parts) + f". {verdict}"
+def collapse_steps(traces):
+    """Figure 17's collapses from each S to the next: ``S = 10 to 100: 9 against 0, fewer (p = 0.004)``."""
+    sizes = sorted(traces, key=int)
+    parts = []
+    for a, b in zip(sizes, sizes[1:]):
+        before, after = traces[a]["collapses"], traces[b]["collapses"]
+        change = count_change(before, after)
+        p = "" if change == "none" else f", p = {binomtest(after, before + after, 0.5).pvalue:.2g}"
+        word = {"none": "none at either, so nothing to compare", "within chance": "no more apart than chance",
+                "fewer": "fewer beyond chance", "more": "more beyond chance"}[change]
+        parts.append(f"S = {a} to {b}: {before} against {after}, {word}{p}")
+    return "; ".join(parts)
 
 
-def study_hills_verdict(ours, theirs, runs):
-    """Figure 18 against the study, which shows both hills captured: how many of our seeds capture both
-    under our choices (``ours``) and under the study's initialisation and checkpoint (``theirs``)."""
+def modes_sentence(name, row):
+    """What R seeds of a two-mode target under our choices end as (``common.toys.mode_outcome``'s counts)."""
+    if row is None:
+        return f"{name}: not trained."
+    kl = float(np.median(row["kl"]))
+    return (f"{name}: {row['both_modes']} of {plural(row['num_runs'], 'seed')} cover both modes (≥ "
+            f"{percent(ONE_MODE_SHARE, 0)} of q on each side of z1 = 0 and KL < log 2 = {ONE_MODE_KL:.3f}), "
+            f"{row['one_mode']} one mode, {row['spread']} spread over both sides with KL ≥ log 2; "
+            f"{row['close']} within log 2 / 2 of log Z; median KL {kl:.3f}.")
+
+
+def study_hills_verdict(ours, runs):
+    """Figure 18 against the study, whose figure shows q_K on both hills: how many of our ``runs`` seeds under our
+    choices cover both (``ours``)."""
     if ours == runs:
         return "so do ours, in every seed"
-    head = f"ours capture both in {ours} of {runs} seeds; with the study's initialisation and checkpoint"
-    if theirs == runs:
-        return f"{head}, in every seed: the departures explain the difference"
-    if theirs == ours:
-        return f"{head}, in as many: the departures do not explain the difference"
-    p = counts_p(theirs, ours, runs)
-    if p >= P_AGREE:
-        return (f"{head}, in {theirs}: no more apart than chance allows (Fisher's exact p = {p:.2f}), so the "
-                "departures do not explain the difference")
-    if theirs > ours:
-        return f"{head}, in {theirs} (Fisher's exact p = {p:.2f}): the departures explain part of it"
-    return f"{head}, in only {theirs} (Fisher's exact p = {p:.2f}): the study's choices do worse here"
+    if ours == 0:
+        return f"ours cover both in none of {runs} seeds"
+    return f"ours cover both in {ours} of {runs} seeds"
+
+
+def gaussian_gap(kl, optimum):
+    """How the flows' KL on the two hills stands against the best diagonal Gaussian's (``optimum``): a flow that
+    only spreads one Gaussian over both hills gets no lower."""
+    if optimum is None:
+        return "no best Gaussian was computed to compare with"
+    if kl < optimum:
+        return f"below the best Gaussian's {optimum:.3f} (which covers both hills too: the flow shapes them)"
+    return f"not below the best Gaussian's {optimum:.3f}: no more than a Gaussian spread over both hills"
