@@ -70,3 +70,12 @@ def test_the_conclusions_follow_the_numbers():
     assert report.conclusions(reversed_rows, ["T"])["T"]["k̂ ranks as the errors"] == "fails"
     text = report.conclusions_text({"T": found, "U": flipped})
     assert "holds on 1 of 2 targets tested, fails on 1" in text
+
+
+def test_a_target_no_family_found_is_named():
+    rows = _rows(-2.0, -0.5)
+    assert report.unfound_text(rows, ["T"]).startswith("On every target some family comes within")
+    for r in rows:
+        r["median_error_runs"] = [30.0] * 3
+    text = report.unfound_text(rows, ["T"])
+    assert "On 1 of 1 targets no family comes within 1 sd" in text and "T (the smallest median error 30.0 sd)" in text

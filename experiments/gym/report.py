@@ -141,6 +141,25 @@ def conclusions_text(found):
     return "\n".join(lines) + "\n\n" + " ".join(sentences) + "\n"
 
 
+FOUND = 1.0  # a family whose median |mean - truth| / sd_truth is below this has found the posterior's bulk
+
+
+def unfound_text(rows, targets):
+    """The targets on which no family came within ``FOUND`` sd of the ground truth's means: the budget did not
+    find the posterior there, so the conclusions on them compare failures."""
+    missed = []
+    for target in targets:
+        errors = [np.median(_values(r, "median_error_runs")) for r in rows
+                  if r["target"] == target and _values(r, "median_error_runs")]
+        if errors and min(errors) >= FOUND:
+            missed.append(f"{target} (the smallest median error {min(errors):.1f} sd)")
+    if not missed:
+        return f"On every target some family comes within {FOUND:g} sd of the ground truth's means.\n"
+    return (f"On {len(missed)} of {len(targets)} targets no family comes within {FOUND:g} sd of the ground truth's "
+            f"means: {', '.join(missed)}. The budget did not find the posterior there, and the conclusions on those "
+            "targets compare fits that all missed it.\n")
+
+
 def headline(found):
     """README's line: the first two conclusions' counts."""
     parts = []
@@ -168,7 +187,7 @@ def write_report(run, rows, refused, dims):
         ("No ELBO exceeds its target's log Z where the gym gives it." if not bugs else
          f"ELBOs above log Z (bugs, not results): {', '.join(bugs)}.") + "\n",
         f"![gym overview]({run.out.name}/gym_overview.png)\n",
-        "### The thesis's conclusions, target by target\n", conclusions_text(found),
+        "### The thesis's conclusions, target by target\n", unfound_text(rows, targets), conclusions_text(found),
     ]
     if refused:
         lines += ["### Refused before any work\n", *[f"- {x.reason}." for x in refused], ""]
