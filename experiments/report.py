@@ -97,8 +97,8 @@ Where this reproduction chooses differently from the study's code (github.com/pi
   non-finite is trained again from a new seed, up to {schools.ATTEMPTS - 1} times (`retried` in `results.json`).
 - **One school**: with J = 1 the study's target and the true model coincide, so Table IV is trained once
   and shown under both.
-- **Radial flows**, which the study trained but did not report, are `python -m experiments.beyond`'s (the radial
-  column of Tables III-V, beside every other family in Table VI).
+- **Radial flows**, which the study trained but did not report, are `python -m experiments.beyond`'s (Table VI's
+  radial row, beside every other family).
 - **Draws are not committed.** NUTS's `nuts_J*.npz` and the flows' draws behind the figures (`figures/*/draws/`,
   {_draws_size()}) are written by the commands; the repository keeps the figures and the numbers.
 """

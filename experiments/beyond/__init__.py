@@ -10,8 +10,9 @@ the study's target; each row is R = 5 trainings of 15000 steps (S = 500),
 scored by k-hat and the ELBO over 50 sets of 5000 draws, as Tables II-V.
 Mean-field and planar rows are those of ``python -m
 experiments.eight_schools`` (which must have run first, and whose NUTS draws
-are the reference); the radial column of Tables III-V (the study trained
-radial flows and reported none) is trained here, its rows keyed as before. The depth question: Table V's sweep extended to K = 256,
+are the reference); the radial row (the study trained radial flows and
+reported none) is trained here, keyed as the reproduction's Table III radial
+rows were. The depth question: Table V's sweep extended to K = 256,
 with tanh and leaky ReLU, at the study's learning rate and at 3e-3, with each
 layer's gradient norm before training and at the checkpoint. The gradient
 question: "sticking the landing" beside the plain reparameterisation gradient.

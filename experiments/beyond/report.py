@@ -326,8 +326,8 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
         f"Every row follows the study's protocol (Tables II-V): R = {p.num_runs} trainings of {p.num_steps} steps, "
         f"S = {SAMPLE_SIZE} draws a step, learning rate {LEARNING_RATE:g}, k̂ and the ELBO over {p.num_sets} sets "
         f"of {p.num_draws} draws; eight schools (J = 8), centered and non-centered. Mean-field and planar (tanh) "
-        "rows are those of `python -m experiments.eight_schools`; the radial rows are the radial column of Tables "
-        "III-V, trained here (the study trained radial flows but reported none).\n",
+        "rows are those of `python -m experiments.eight_schools`; the radial rows are trained here (the study trained "
+        "radial flows but reported none).\n",
         "### Table VI\n", table + "\n",
         "Errors are in units of NUTS's posterior sd (mean error, sd error), from each training's draws averaged over "
         f"trainings, raw and with PSIS-smoothed importance weights. IAF and RealNVP have {scale.neural_layers} "
