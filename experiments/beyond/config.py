@@ -71,7 +71,7 @@ FAMILIES = (
 NEURAL = {"iaf", "realnvp", "spline"}  # trained on the true model only (the report gives their step costs)
 MOONSHOT_FAMILY = "model-informed (MIF)"  # the family built for the funnel (issue 17), whose draws get a figure
 FROM_EIGHT_SCHOOLS = {("mean_field", "default"): "II", ("planar", "default"): "III"}  # rows of that run
-TRAINED_AS = {("radial", "default"): "III"}  # Table VI rows trained here as the radial column of Tables III-V
+TRAINED_AS = {("radial", "default"): "III"}  # Table VI rows trained here, keyed as rows of that thesis table
 # Sticking the landing beside the plain gradient: the Gaussian families, and one neural flow whose inverse is
 # one pass (STL evaluates log q off the draws; planar has no inverse, an IAF's costs a pass per coordinate).
 STL = (("mean_field", 0, STL_GRADIENT), ("full_rank", 0, STL_GRADIENT), ("realnvp", "neural", NET32_STL))

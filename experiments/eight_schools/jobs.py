@@ -3,8 +3,8 @@ from experiments.common.schools import Spec, nuts_jobs, training_jobs
 
 
 def table_specs(scale):
-    """Every row of Tables II-V, on both targets: the thesis's methods (the radial column, which the study
-    trained but did not report, is ``python -m experiments.beyond``'s)."""
+    """Every row of Tables II-V, on both targets: the thesis's methods (radial flows, which the study
+    trained but did not report, are ``python -m experiments.beyond``'s)."""
     specs = []
     for compat in (True, False):
         for centered in (True, False):
