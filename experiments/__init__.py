@@ -1,8 +1,6 @@
 """The experiments: one package per part of the thesis (and what builds on it), each ``python -m experiments.NAME``.
 
-Every experiment imports TensorFlow through ``vinf``; importing this package
-first keeps TensorFlow's C++ start-up lines out of the terminal.
+``registry`` lists them; ``common`` holds what they share. A command reads its
+arguments before it imports TensorFlow (``common.run.command``), so ``--help``
+answers at once.
 """
-from experiments.common.runner import quiet_tensorflow
-
-quiet_tensorflow()

@@ -43,6 +43,7 @@ def record_total(seconds):
 def main(argv=None):
     args = parse_args(argv)
     names = [n for n in registry.REPRODUCTION if args.only is None or n in args.only]
+    runner.quiet_tensorflow()  # the experiments import it; the arguments were read first
     flags = ["--quick" if args.quick else "--full", "--seed", str(args.seed)] + (["--force"] if args.force else [])
     experiments = [registry.load(name) for name in names]
     runs = [experiment.open(flags) for experiment in experiments]

@@ -36,4 +36,4 @@ FURTHER = tuple(e.name for e in EXPERIMENTS if not e.reproduction)
 
 def load(name):
     """The ``Experiment`` of ``experiments.NAME``."""
-    return importlib.import_module(f"experiments.{name}").EXPERIMENT
+    return importlib.import_module(f"experiments.{name}.experiment").EXPERIMENT

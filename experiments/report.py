@@ -9,14 +9,13 @@ results at a glance) into the top-level ``README.md``, between the
 the committed run.
 """
 import argparse
+import importlib
 import inspect
 import re
 
-from experiments import eight_schools, registry, toy_targets
-from experiments.common import paths, schools
+from experiments import registry
+from experiments.common import paths, runner
 from experiments.common.files import read_json, write_text
-from vinf.fit import CHECKPOINT_DECAY
-from vinf.mcmc import eight_schools_reference
 
 FIGURES, MANIFEST, TIMINGS = paths.FIGURES, paths.MANIFEST, paths.TIMINGS
 README = paths.REPO / "README.md"
@@ -55,15 +54,26 @@ def _ablated_rows():
     return sorted({r["key"].removesuffix(f"-{r['variant']}") for r in saved.get("rows", [])})
 
 
+def _settings():
+    """The settings the departures name, read from the code that uses them. Imported here, not at the top: they
+    live in modules that import TensorFlow, which ``python -m experiments.report --help`` does without."""
+    module = importlib.import_module
+    schools = module("experiments.common.schools")
+    return dict(decay=module("vinf.fit").CHECKPOINT_DECAY, sample_size=schools.SAMPLE_SIZE, attempts=schools.ATTEMPTS,
+                runs=schools.FULL.num_runs, toy_starts=module("experiments.toy_targets.config").FULL.starts,
+                reference=inspect.signature(module("vinf.mcmc").eight_schools_reference).parameters)
+
+
 def departures():
     """Where this reproduction chooses differently from the study, and why (settings read from the code)."""
-    reference = inspect.signature(eight_schools_reference).parameters
+    settings = _settings()
+    reference, CHECKPOINT_DECAY = settings["reference"], settings["decay"]
     ablated = _ablated_rows()
     rerun = (f"reruns {len(ablated)} rows of the study's target, every one that deviates from the thesis, under "
              f"each of the study's choices ({', '.join(ablated)})" if ablated else
              "reruns every row of the study's target that deviates from the thesis under each of the study's choices "
              "(not run at full scale in this checkout)")
-    runs = eight_schools.FULL.num_runs
+    runs = settings["runs"]
     return f"""\
 Where this reproduction chooses differently from the study's code (github.com/pierresegonne/VINF), and why:
 
@@ -86,7 +96,7 @@ Where this reproduction chooses differently from the study's code (github.com/pi
 - **Two k̂ estimators.** Every row carries the study's code's (the 2015 PSIS: Zhang & Stephens's generalized
   Pareto fit to the top 20 % of the weights) and ArviZ's (the tail the thesis's text states, min(S/5, 3√S), k
   shrunk towards 0.5), from the same draws; agreement with the thesis is judged on the code's.
-- **Mean-field baselines of the toy targets** take {toy_targets.FULL.starts} starts spread over the plot window
+- **Mean-field baselines of the toy targets** take {settings["toy_starts"]} starts spread over the plot window
   (the study's start alone can end on a saddle) and are set beside the best diagonal Gaussian by quadrature.
 - **The NUTS reference** runs {reference["chains"].default} chains on the non-centered model, with target_accept
   tried at {", ".join(f"{a:g}" for a in reference["target_accepts"].default)} in turn until no divergence
@@ -94,7 +104,7 @@ Where this reproduction chooses differently from the study's code (github.com/pi
 - **Repeated trainings run together.** The {runs} trainings of a row, and rows that differ only in their target,
   are members of one batched surrogate: each has its own parameters, loss, Adam state and checkpoint, so
   the arithmetic is that of separate runs; only the random streams differ. A batch whose loss turns
-  non-finite is trained again from a new seed, up to {schools.ATTEMPTS - 1} times (`retried` in `results.json`).
+  non-finite is trained again from a new seed, up to {settings["attempts"] - 1} times (`retried` in `results.json`).
 - **One school**: with J = 1 the study's target and the true model coincide, so Table IV is trained once
   and shown under both.
 - **Radial flows**, which the study trained but did not report, are `python -m experiments.beyond`'s (Table VI's
@@ -238,6 +248,7 @@ def write():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
+    runner.quiet_tensorflow()
     write()
 
 

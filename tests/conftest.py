@@ -30,7 +30,7 @@ def eight_schools_quick(tmp_path_factory):
     with _once(tmp_path_factory, "repo") as (root, done):
         out = root / "runs" / "quick" / "eight_schools"
         if not done:
-            from experiments import eight_schools
+            from experiments.eight_schools import experiment as eight_schools
 
             eight_schools.main(["--quick", "--jobs", "2", "--out", str(out)])
     return root, out, json.loads((out / "results.json").read_text())["rows"]
@@ -41,7 +41,7 @@ def mean_field_quick(tmp_path_factory):
     """``python -m experiments.mean_field --quick`` once per session: its folder and results."""
     with _once(tmp_path_factory, "mean_field") as (out, done):
         if not done:
-            from experiments import mean_field
+            from experiments.mean_field import experiment as mean_field
 
             mean_field.main(["--quick", "--out", str(out)])
     return out, json.loads((out / "results.json").read_text())
@@ -54,7 +54,7 @@ def toy_targets_quick(tmp_path_factory):
     ``<root>/runs/quick/toy_targets``. Returns the root, the folder, the scale and the results."""
     import dataclasses
 
-    from experiments import toy_targets
+    from experiments.toy_targets import experiment as toy_targets
     from experiments.toy_targets import config
 
     scale = dataclasses.replace(config.QUICK, max_steps=60, draws=1000, eval_draws=5000, nuts_draws=200,

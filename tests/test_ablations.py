@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from experiments import ablations
+from experiments.ablations import experiment as ablations
+from experiments.ablations import jobs as ablation_jobs
 from experiments.common import paths, schools
 
 # Fewer steps and depths than --quick: the same code path, within the test suite's time
@@ -16,7 +17,7 @@ def test_ablations_rerun_each_departure_with_variant_rows(quick_repo, eight_scho
     out = quick_repo / "runs" / "quick" / "ablations"
     dataclasses.replace(ablations.EXPERIMENT, quick=SMALL).main(["--quick", "--jobs", "2", "--out", str(out)])
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert {r["variant"] for r in rows} == {v.name for v in ablations.jobs.ABLATED}
+    assert {r["variant"] for r in rows} == {v.name for v in ablation_jobs.ABLATED}
     by_key = {r["key"]: r for r in defaults}
     for r in rows:
         default = by_key[r["key"].removesuffix("-" + r["variant"])]  # every ablated row has its default row

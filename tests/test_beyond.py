@@ -2,7 +2,7 @@
 import dataclasses
 import json
 
-from experiments import beyond
+from experiments.beyond import experiment as beyond
 from experiments.beyond.config import NpeScale, Scale
 from experiments.common import schools
 

@@ -6,7 +6,7 @@ import arviz as az
 import pytest
 
 import vinf
-from experiments import eight_schools
+from experiments.eight_schools import experiment as eight_schools
 from experiments.common.schools import NUTS_SCHOOLS
 
 ROW_FIELDS = {"table", "method", "centered", "num_schools", "num_flows", "thesis_compat",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import flow_geometry
+from experiments.flow_geometry import experiment as flow_geometry
 from experiments.common.claims import FAILS, HOLDS
 from experiments.flow_geometry import claims as fgc
 from experiments.flow_geometry import config, figures, jobs, layers

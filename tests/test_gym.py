@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from experiments import gym
+from experiments.gym import experiment as gym
 from experiments.gym import config, jobs, report
 
 # Two small targets, three families and a few steps: the same code path as the full run

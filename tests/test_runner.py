@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 from experiments import __main__ as driver
-from experiments import flow_geometry, mean_field, registry, report, toy_targets
+from experiments import registry, report
+from experiments.flow_geometry import experiment as flow_geometry
+from experiments.mean_field import experiment as mean_field
+from experiments.mean_field import jobs as mean_field_jobs
+from experiments.toy_targets import experiment as toy_targets
 from experiments.common import paths, runner
 from experiments.common import run as run_module
 from experiments.common.paths import FIGURES, REPO
@@ -89,7 +93,7 @@ def test_results_made_otherwise_are_not_reused(local_run, argv, named, capsys):
     forced = mean_field.EXPERIMENT.open([*argv, "--force", "--out", str(local_run)])
     assert not forced.resumed and not forced.cached_extra("fig2"), "--force starts afresh"
     reused = mean_field.EXPERIMENT.open(["--quick", "--out", str(local_run)])
-    assert all(reused.done(job) for job in mean_field.jobs.parts(reused.scale, reused.seed))
+    assert all(reused.done(job) for job in mean_field_jobs.parts(reused.scale, reused.seed))
 
 
 def test_results_without_a_record_of_what_made_them_are_not_reused(tmp_path, capsys):
@@ -189,7 +193,7 @@ def test_a_dask_cluster_gives_the_same_numbers_as_local_processes():
     """The smallest job of the experiments (Figure 2's ADVI fits, a few steps) on a local process and on a Dask
     LocalCluster: the same seeds, the same numbers."""
     tiny = dataclasses.replace(mean_field.QUICK, num_steps=100, num_runs=2, elbo_draws=1000)
-    (job,) = [j for j in mean_field.jobs.parts(tiny, 0) if j.key == "fig2"]
+    (job,) = [j for j in mean_field_jobs.parts(tiny, 0) if j.key == "fig2"]
     outcomes = {}
     for where in (dict(jobs=1), dict(dask=1)):
         with runner.executor(**where) as pool:

@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 import vinf
-from experiments import toy_targets
+from experiments.toy_targets import experiment as toy_targets
 from experiments.common import baselines, toys
 from experiments.common.claims import FAILS, HOLDS, MISSING, NOT_SHOWN, UNDECIDED
 from experiments.mean_field.config import CORRELATED

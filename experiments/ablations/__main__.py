@@ -1,3 +1,3 @@
-from experiments.ablations import main
+from experiments.common.run import command
 
-main()
+command("ablations")

@@ -1,3 +1,3 @@
-from experiments.beyond import main
+from experiments.common.run import command
 
-main()
+command("beyond")

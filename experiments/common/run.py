@@ -10,12 +10,14 @@ otherwise stops and names the difference (``--force`` recomputes). Everything
 the command line can get wrong is checked before any work starts.
 """
 import argparse
+import ast
 import contextlib
 import dataclasses
 import importlib.util
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -305,6 +307,29 @@ def machine_description():
 # ------------------------------------------------------------------ an experiment
 
 
+def command_line(name, description):
+    """The parser of ``python -m experiments.NAME`` (``description``: the package's docstring)."""
+    parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description.splitlines()[0])
+    add_scale_flags(parser)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder (default figures/{name}, or runs/quick/{name} with --quick)")
+    add_executor_flags(parser)
+    return parser
+
+
+def command(name):
+    """``python -m experiments.NAME`` from the package's ``__main__``: the command line is read first (its
+    description from ``experiments.NAME.experiment``'s docstring, read as text), so that ``--help`` and a bad
+    argument answer at once, without TensorFlow; then TensorFlow is imported quietly and the experiment (whose
+    modules import it) runs."""
+    entry = importlib.util.find_spec(f"experiments.{name}.experiment")
+    description = ast.get_docstring(ast.parse(Path(entry.origin).read_text())) or name
+    parser = command_line(name, description)
+    check_executor(parser, parser.parse_args(sys.argv[1:]))
+    runner.quiet_tensorflow()
+    importlib.import_module(entry.name).EXPERIMENT.main(sys.argv[1:])
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """An experiment's command line and work: ``work(run)`` at scale ``full`` or ``quick``.
@@ -319,13 +344,7 @@ class Experiment:
     work: Callable
 
     def parser(self):
-        parser = argparse.ArgumentParser(prog=f"python -m experiments.{self.name}",
-                                         description=self.description.splitlines()[0])
-        add_scale_flags(parser)
-        parser.add_argument("--out", type=Path, default=None,
-                            help=f"output folder (default figures/{self.name}, or runs/quick/{self.name} with --quick)")
-        add_executor_flags(parser)
-        return parser
+        return command_line(self.name, self.description)
 
     def open(self, argv=None):
         """Parse and check the command line and the saved results; the ``Run``, or exit 2 naming the problem."""

@@ -130,10 +130,11 @@ def _sigint_ignored():
 
 
 class _LocalProcesses(concurrent.futures.ProcessPoolExecutor):
-    """Fresh (spawned) worker processes that ignore Ctrl-C and are terminated, not awaited, on an error."""
+    """Fresh (spawned) worker processes that ignore Ctrl-C and are terminated, not awaited, on an error; each
+    prepared (``_prepare_worker``) before it unpickles a job, whose module imports TensorFlow."""
 
     def __init__(self, jobs):
-        super().__init__(jobs, mp_context=multiprocessing.get_context("spawn"))
+        super().__init__(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker)
 
     def submit(self, fn, /, *args, **kwargs):
         with _sigint_ignored():  # workers are spawned on submit
@@ -173,6 +174,7 @@ def _dask(workers=None, address=None):
             client = stack.enter_context(Client(address, timeout="20s"))
         except OSError as error:
             raise SystemExit(f"error: no Dask scheduler answers at {address}: {error}") from None
+        client.run(_prepare_worker)  # before the workers unpickle a job, whose module imports TensorFlow
         pool = client.get_executor(pure=False)
         try:
             yield pool

@@ -1,3 +1,3 @@
-from experiments.eight_schools import main
+from experiments.common.run import command
 
-main()
+command("eight_schools")

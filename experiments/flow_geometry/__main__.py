@@ -1,3 +1,3 @@
-from experiments.flow_geometry import main
+from experiments.common.run import command
 
-main()
+command("flow_geometry")

@@ -1,3 +1,3 @@
-from experiments.gym import main
+from experiments.common.run import command
 
-main()
+command("gym")

@@ -1,3 +1,3 @@
-from experiments.mean_field import main
+from experiments.common.run import command
 
-main()
+command("mean_field")

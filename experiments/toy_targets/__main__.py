@@ -1,3 +1,3 @@
-from experiments.toy_targets import main
+from experiments.common.run import command
 
-main()
+command("toy_targets")
