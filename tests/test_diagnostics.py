@@ -184,6 +184,14 @@ def test_both_khat_estimators_see_the_same_tails():
         vinf.diagnostics.khat_from_log_weights(light, "psis2")
 
 
+def test_log_weights_spread_beyond_floating_point_give_an_infinite_khat_on_both_estimators():
+    """One weight e^1000 times the rest (a diverged fit): the 2015 estimator's tail underflows to zeros,
+    which once gave k-hat 0, the best score, to the worst proposal."""
+    lw = np.random.default_rng(3).normal(scale=300.0, size=5000)
+    assert vinf.diagnostics.khat_from_log_weights(lw, "thesis") == np.inf
+    assert vinf.diagnostics.khat_from_log_weights(lw, "arviz") > 0.7
+
+
 def test_evaluate_runs_reports_both_estimators_from_the_same_draws():
     q = tfd.MultivariateNormalDiag(loc=tf.zeros([2, 2]), scale_diag=tf.constant([[1.0], [0.5]]) * tf.ones([2, 2]))
     runs = vinf.diagnostics.evaluate_runs(standard_normal_log_prob, q, num_sets=3, num_draws=2000, seed=0)

@@ -70,6 +70,14 @@ def test_the_conclusions_follow_the_numbers():
     assert report.conclusions(reversed_rows, ["T"])["T"]["k̂ ranks as the errors"] == "fails"
     text = report.conclusions_text({"T": found, "U": flipped})
     assert "holds on 1 of 2 targets tested, fails on 1" in text
+    line = report.headline({"T": found, "U": flipped})
+    assert "mean-field ADVI on 1 of 2 targets (fails on 1)" in line
+
+
+def test_an_infinite_khat_is_shown_as_infinite_not_averaged_away():
+    row = dict(khat_runs=[float("inf"), 0.6, None])
+    assert report.khat_cell(row, "khat_runs") == "∞ (2 of 3)"
+    assert report.khat_cell(dict(khat_runs=[0.5, 0.7]), "khat_runs") == "0.60 ± 0.14"
 
 
 def test_a_target_no_family_found_is_named():

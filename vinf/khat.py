@@ -52,7 +52,12 @@ def _thesis_one(lw):
     tail = lw[lw > cutoff]
     if tail.size <= 4:
         return np.inf
-    k, _ = gpd_fit_zhang_stephens(np.exp(tail) - np.exp(cutoff))
+    exceedances = np.exp(tail) - np.exp(cutoff)
+    if np.sort(exceedances)[int(exceedances.size / 4 + 0.5) - 1] == 0.0:
+        # A quarter of the tail underflows beside the largest weight (log weights spread over > 745 nats):
+        # Zhang & Stephens's prior has no scale, and one weight carries the whole estimate, k-hat = inf.
+        return np.inf
+    k, _ = gpd_fit_zhang_stephens(exceedances)
     return k
 
 

@@ -23,6 +23,14 @@ def _cell(values, digits=2):
     return "" if np.isnan(mean) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
+def khat_cell(row, field):
+    """A k-hat column's cell: infinite when any training's is (its weights spread beyond floating point, or a
+    diverged fit's are undefined), never the mean of the others."""
+    runs = [np.inf if v is None else v for v in row.get(field) or ()]
+    infinite = sum(1 for v in runs if not np.isfinite(v))
+    return f"∞ ({infinite} of {len(runs)})" if infinite else _cell(runs)
+
+
 def _median(values, digits=2):
     return f"{np.median(values):.{digits}f}" if values else ""
 
@@ -56,8 +64,8 @@ def target_table(rows, target, refused):
         flag = " **above log Z: a bug**" if above_log_z(r) else ""
         flag += " (diverged)" if r.get("diverged") else ""
         lines.append(
-            f"| {family.label} | {_cell(_values(r, 'elbo_runs'))}{flag} | {_cell(_values(r, 'khat_runs'))} "
-            f"| {_cell(_values(r, 'khat_thesis_runs'))} | {_median(_values(r, 'max_error_runs'))} "
+            f"| {family.label} | {_cell(_values(r, 'elbo_runs'))}{flag} | {khat_cell(r, 'khat_runs')} "
+            f"| {khat_cell(r, 'khat_thesis_runs')} | {_median(_values(r, 'max_error_runs'))} "
             f"| {_median(_values(r, 'median_error_runs'))} | {_median(_values(r, 'min_sd_ratio_runs'))} "
             f"| {_median(_values(r, 'median_sd_ratio_runs'))} | {r['seconds'] / r['runs']:.0f} "
             f"| {r['seconds_per_1000_steps']:.1f} |")
@@ -161,12 +169,15 @@ def unfound_text(rows, targets):
 
 
 def headline(found):
-    """README's line: the first two conclusions' counts."""
+    """README's line: on how many of the targets tested each of the first three conclusions holds, and where not."""
     parts = []
     for claim, text in CLAIMS[:3]:
         outcomes = [e.get(claim, "untested") for e in found.values()]
         tested = [o for o in outcomes if o != "untested"]
-        parts.append(f"{text}: on {sum(o == 'holds' for o in tested)} of {len(tested)} targets")
+        others = [f"{label} on {n}" for label, n in (("fails", tested.count("fails")),
+                                                     ("undecided", tested.count("undecided"))) if n]
+        parts.append(f"{text} on {tested.count('holds')} of {len(tested)} targets"
+                     + (f" ({', '.join(others)})" if others else ""))
     return "**Inference Gym** (`python -m experiments.gym`): " + "; ".join(parts) + ".\n"
 
 
