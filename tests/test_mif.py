@@ -8,6 +8,8 @@ import tensorflow_probability as tfp
 
 import vinf
 
+from autodiff import jacobian_and_log_abs_det
+
 tfd = tfp.distributions
 Y8 = np.array(vinf.targets.EIGHT_SCHOOLS_Y)
 SIGMA8 = np.array(vinf.targets.EIGHT_SCHOOLS_SIGMA)
@@ -80,16 +82,6 @@ def test_hierarchy_reads_location_scale_children_and_gives_the_rest_constant_inp
     assert position["a"] < position["b"] and position["s"] < position["b"] and position["s"] < position["c"]
 
 
-def _autodiff_log_abs_det(bijector, x):
-    x = tf.convert_to_tensor(x)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        y = bijector.forward(x)
-        outputs = [y[:, i] for i in range(y.shape[-1])]
-    jac = tf.stack([tape.gradient(out, x) for out in outputs], axis=1)
-    return jac.numpy(), tf.linalg.slogdet(jac)[1].numpy()
-
-
 def test_mif_on_a_models_priors_has_the_autodiff_log_det_and_an_exact_inverse():
     t = _schools(num_schools=1)
     q = vinf.surrogates.get("mif", 3, target=t, num_flows=2, seed=3, dtype=tf.float64)
@@ -97,7 +89,7 @@ def test_mif_on_a_models_priors_has_the_autodiff_log_det_and_an_exact_inverse():
     for v in q.trainable_variables:
         v.assign(v + 0.4 * rng.standard_normal(v.shape))
     x = rng.normal(size=(32, 3))
-    jac, expected = _autodiff_log_abs_det(q.bijector, x)
+    jac, _, expected = jacobian_and_log_abs_det(q.bijector, x)
     np.testing.assert_allclose(q.bijector.forward_log_det_jacobian(x, event_ndims=1).numpy(), expected, atol=1e-9)
     # Triangular in the hierarchical order (tau, mu, theta; the base noise is in that order): a variable
     # moves with its own and earlier noise only.
@@ -126,7 +118,7 @@ def test_iaf_order_puts_the_hyperparameters_first():
     rng = np.random.default_rng(0)
     for v in q.trainable_variables:
         v.assign(v + 0.5 * rng.standard_normal(v.shape))
-    jac, _ = _autodiff_log_abs_det(q.bijector, rng.normal(size=(16, 4)))
+    jac, _, _ = jacobian_and_log_abs_det(q.bijector, rng.normal(size=(16, 4)))
     order = t.hierarchy.order  # eps is in the flow's order, z in the target's
     in_order = jac[:, order, :]
     assert np.all(np.triu(in_order, 1) == 0)

@@ -34,6 +34,21 @@ def softplus_inverse(x):
     return x + np.log(-np.expm1(-x))
 
 
+def flow_references(thesis_section):
+    """The docstring references of the planar and radial flows: Rezende & Mohamed, and the thesis's section."""
+    return f"""
+    #### References
+
+    [1]: Danilo Jimenez Rezende and Shakir Mohamed. Variational Inference with
+         Normalizing Flows. In _International Conference on Machine Learning_,
+         2015. https://arxiv.org/abs/1505.05770
+
+    [2]: Pierre Segonne. Variational Inference using Normalizing Flows.
+         Technical University of Denmark (DTU). {thesis_section}.
+         https://github.com/pierresegonne/VINF
+"""
+
+
 class _VectorBijector(tfb.AutoCompositeTensorBijector):
     """A flow on the last axis whose parameters are named tensors.
 

@@ -5,6 +5,7 @@ import tensorflow_probability as tfp
 
 from vinf._registry import Registry
 from vinf.bijectors._core import (
+    flow_references,
     _float_arrays, _LayerStack, _NoInverse, _param, _setting, _VectorBijector, softplus_inverse,
 )
 
@@ -20,17 +21,7 @@ __all__ = [
 PLANAR_ACTIVATIONS = Registry("planar activation")
 LEAKY_RELU_SLOPE = 0.2  # h'(a) for a <= 0 of the "leaky_relu" non-linearity
 
-_REFERENCES = """
-    #### References
-
-    [1]: Danilo Jimenez Rezende and Shakir Mohamed. Variational Inference with
-         Normalizing Flows. In _International Conference on Machine Learning_,
-         2015. https://arxiv.org/abs/1505.05770
-
-    [2]: Pierre Segonne. Variational Inference using Normalizing Flows.
-         Technical University of Denmark (DTU). Section IV.A, eqs. 60-64.
-         https://github.com/pierresegonne/VINF
-"""
+_REFERENCES = flow_references("Section IV.A, eqs. 60-64")
 
 
 @PLANAR_ACTIVATIONS.register("tanh")

@@ -5,7 +5,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import dtype_util
 
-from vinf.bijectors._core import _AnalyticInverse, _float_arrays, _LayerStack, _param, _VectorBijector, softplus_inverse
+from vinf.bijectors._core import (_AnalyticInverse, _float_arrays, _LayerStack, _param, _VectorBijector, flow_references,
+                                  softplus_inverse)
 
 tfb = tfp.bijectors
 
@@ -14,17 +15,7 @@ __all__ = [
     "radial_inverse_step",
 ]
 
-_REFERENCES = """
-    #### References
-
-    [1]: Danilo Jimenez Rezende and Shakir Mohamed. Variational Inference with
-         Normalizing Flows. In _International Conference on Machine Learning_,
-         2015. https://arxiv.org/abs/1505.05770
-
-    [2]: Pierre Segonne. Variational Inference using Normalizing Flows.
-         Technical University of Denmark (DTU). Section IV.B, eqs. 65-78.
-         https://github.com/pierresegonne/VINF
-"""
+_REFERENCES = flow_references("Section IV.B, eqs. 65-78")
 
 
 def radial_beta_hat(alpha, beta):
