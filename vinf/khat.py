@@ -27,13 +27,20 @@ def gpd_fit_zhang_stephens(exceedances):
     ``k(theta) = mean(log(1 - theta x))`` (their eq. 3, signs flipped). The estimate of
     ``theta`` is its posterior mean over ``m = 30 + sqrt(n)`` quadrature points placed by
     their empirical prior (eq. 6); ``k = k(theta_hat)`` and ``sigma = -k / theta_hat``.
+
+    Exceedances whose first quartile is 0 or so far below the largest that ``1 / quartile`` overflows (weights
+    spread over more than ~700 nats, as a diverged fit's are) leave the prior without a scale: the tail is one
+    weight, and the estimate is ``(inf, nan)``.
     """
     x = np.sort(np.asarray(exceedances, dtype=np.float64))
     n = x.size
     m = 30 + int(np.sqrt(n))
     j = np.arange(1, m + 1)
     first_quartile = x[int(n / 4 + 0.5) - 1]
-    theta = 1.0 / x[-1] + (1.0 - np.sqrt(m / (j - 0.5))) / (_ZS_PRIOR * first_quartile)
+    with np.errstate(divide="ignore", over="ignore"):
+        theta = 1.0 / x[-1] + (1.0 - np.sqrt(m / (j - 0.5))) / (_ZS_PRIOR * first_quartile)
+    if not np.all(np.isfinite(theta)):
+        return np.inf, np.nan
     k_of_theta = np.mean(np.log1p(-theta[:, None] * x[None, :]), axis=1)
     log_lik = n * (np.log(-theta / k_of_theta) - k_of_theta - 1.0)
     with np.errstate(over="ignore"):  # a point far below the best gets weight 1 / inf = 0
@@ -52,12 +59,7 @@ def _thesis_one(lw):
     tail = lw[lw > cutoff]
     if tail.size <= 4:
         return np.inf
-    exceedances = np.exp(tail) - np.exp(cutoff)
-    if np.sort(exceedances)[int(exceedances.size / 4 + 0.5) - 1] == 0.0:
-        # A quarter of the tail underflows beside the largest weight (log weights spread over > 745 nats):
-        # Zhang & Stephens's prior has no scale, and one weight carries the whole estimate, k-hat = inf.
-        return np.inf
-    k, _ = gpd_fit_zhang_stephens(exceedances)
+    k, _ = gpd_fit_zhang_stephens(np.exp(tail) - np.exp(cutoff))
     return k
 
 
