@@ -38,13 +38,32 @@ def test_every_family_is_scored_against_the_ground_truth(small_run):
 
 def test_a_job_too_large_for_its_budget_is_refused_before_any_work():
     scale = dataclasses.replace(config.FULL, max_job_work=1e9)
-    planned, refused = jobs.plan(scale, 0, {t.name: (501 if t.name == "SyntheticItemResponseTheory" else 2)
-                                            for t in scale.targets})
+    planned, refused = jobs.plan(scale, 0, {t.name: jobs.TargetFacts(501 if t.name == "SyntheticItemResponseTheory"
+                                                                     else 2, True) for t in scale.targets})
     refused_pairs = {(x.target, x.family) for x in refused}
     assert ("SyntheticItemResponseTheory", "planar K=64") in refused_pairs
     assert ("Banana", "ADVI (mean field)") not in refused_pairs
     assert "refused before any work" in refused[0].reason and "dimensions" in refused[0].reason
     assert len(planned) + len(refused) == len(scale.targets) * len(config.FAMILIES)
+
+
+def test_the_model_informed_flow_is_refused_where_the_target_has_no_hierarchy():
+    facts = {t.name: jobs.TargetFacts(10, t.name == "EightSchools") for t in config.FULL.targets}
+    planned, refused = jobs.plan(config.FULL, 0, facts)
+    refused_mif = {x.target for x in refused if x.family == config.MODEL_INFORMED}
+    assert refused_mif == set(facts) - {"EightSchools"}
+    assert "EightSchools/" + config.MODEL_INFORMED in {job.key for job in planned}
+    assert all("hierarchy" in x.reason for x in refused if x.family == config.MODEL_INFORMED)
+
+
+@pytest.mark.parametrize("mif_elbo, phrase, count", [(-0.5, "above IAF", 1), (-0.9, "level with", 0),
+                                                     (-3.0, "below IAF", 0)])
+def test_the_model_informed_sentence_follows_its_numbers(mif_elbo, phrase, count):
+    rows = _rows(-2.0, -1.5) + [dict(_rows(0, 0)[0], family=config.MODEL_INFORMED,
+                                     elbo_runs=[mif_elbo - 0.01, mif_elbo, mif_elbo + 0.01])]
+    text = report.model_informed_text(rows, ["T"])
+    assert phrase in text and f"above the best other family's on {count} of them" in text
+    assert report.model_informed_text(_rows(-2.0, -1.5), ["T"]) == ""  # where it did not run, nothing is said
 
 
 def _rows(advi_elbo, deep_elbo):

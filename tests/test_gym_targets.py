@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-from scipy import stats
+from scipy import integrate, stats
 from scipy.special import logsumexp
 
 import vinf
@@ -169,6 +169,63 @@ def test_a_fitted_elbo_stays_below_the_known_log_evidence():
     vinf.fit(target, q, num_steps=200, sample_size=64, learning_rate=1e-2, seed=0)
     elbo = vinf.diagnostics.elbo(target.log_prob, q, num_samples=2000)
     assert np.isfinite(elbo) and elbo < target.log_evidence()
+
+
+def test_log_evidence_of_the_gym_eight_schools_is_its_density_integrated(eight_schools):
+    """With the school effects drawn from their exact conditional given the hyperparameters and y, the gym's
+    own density over that conditional is p(y | mu, tau) whatever the draw: the integrand of the quadrature.
+    Its integral over the hyperparameters' prior, by SciPy's adaptive quadrature, is log Z."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    y, sigma = np.array(vinf.targets.EIGHT_SCHOOLS_Y), np.array(vinf.targets.EIGHT_SCHOOLS_SIGMA)
+    mu, log_sd = rng.normal(0.0, 10.0, n), rng.normal(5.0, 1.0, n)
+    tau2 = np.exp(2 * log_sd)[:, None]
+    post_var = 1.0 / (1.0 / tau2 + 1.0 / sigma**2)
+    post_mean = post_var * (mu[:, None] / tau2 + y / sigma**2)
+    theta = rng.normal(post_mean, np.sqrt(post_var))
+    z = np.concatenate([mu[:, None], log_sd[:, None], theta], axis=1)  # avg_effect, log_stddev, school_effects
+    assert eight_schools.names[:2] == ("avg_effect", "log_stddev")
+    log_q = (stats.norm.logpdf(mu, 0, 10) + stats.norm.logpdf(log_sd, 5, 1)
+             + stats.norm.logpdf(theta, post_mean, np.sqrt(post_var)).sum(axis=1))
+    log_w = eight_schools.log_prob_numpy(z.astype(np.float32)).astype(np.float64) - log_q
+    marginal = stats.norm.logpdf(y, mu[:, None], np.sqrt(sigma**2 + tau2)).sum(axis=1)  # log p(y | mu, tau)
+    np.testing.assert_allclose(log_w, marginal, atol=2e-3 * np.abs(marginal).max())  # theta drops out
+
+    def joint(log_sd, mu):  # p(y | mu, tau) p(mu) p(log sd), scaled by e^36 away from underflow
+        return math.exp(stats.norm.logpdf(y, mu, np.sqrt(sigma**2 + math.exp(2 * log_sd))).sum()
+                        + stats.norm.logpdf(mu, 0, 10) + stats.norm.logpdf(log_sd, 5, 1) + 36.0)
+
+    value, _ = integrate.dblquad(joint, -80.0, 80.0, -10.0, 12.0)
+    assert math.log(value) - 36.0 == pytest.approx(eight_schools.log_evidence(), abs=1e-3)
+
+
+@pytest.mark.parametrize("name, variables", [("EightSchools", ("log_stddev", "avg_effect", "school_effects")),
+                                             ("NealsFunnel", ("x[0]", "x[1:]"))])
+def test_hierarchical_models_carry_their_conditional_priors(name, variables):
+    target = vinf.targets.from_inference_gym(name)
+    hierarchy = target.hierarchy
+    assert hierarchy.variables == variables and sum(hierarchy.sizes) == target.dim
+    z = np.random.default_rng(0).normal(size=(3, target.dim)).astype(np.float32)
+    loc, log_scale = (t.numpy() for t in hierarchy.prior(z))
+    if name == "EightSchools":  # school_effects ~ N(avg_effect, exp(log_stddev)); the roots N(0, 10), N(5, 1)
+        np.testing.assert_allclose(loc[:, 2:], np.repeat(z[:, :1], 8, axis=1))
+        np.testing.assert_allclose(log_scale[:, 2:], np.repeat(z[:, 1:2], 8, axis=1), rtol=1e-6)
+        np.testing.assert_allclose(log_scale[:, :2], np.broadcast_to(np.log([10.0, 1.0]), (3, 2)), rtol=1e-6)
+    else:  # x[i] ~ N(0, exp(x[0] / 2)), x[0] ~ N(0, 3)
+        np.testing.assert_allclose(loc, 0.0)
+        np.testing.assert_allclose(log_scale[:, 1:], np.repeat(z[:, :1] / 2, target.dim - 1, axis=1), rtol=1e-6)
+        np.testing.assert_allclose(log_scale[:, 0], np.log(3.0), rtol=1e-6)
+    assert vinf.targets.from_inference_gym("Banana").hierarchy is None  # a test density without one
+
+
+@pytest.mark.parametrize("name", ["EightSchools", "NealsFunnel"])
+def test_a_model_informed_flow_fits_a_gym_model_below_its_log_evidence(name):
+    target = vinf.targets.from_inference_gym(name)
+    q = vinf.surrogates.get("mif", target.dim, target=target, batch_shape=[2])
+    vinf.fit(target, q, num_steps=300, sample_size=64, learning_rate=1e-2, seed=0, jit_compile=False)
+    elbo = vinf.diagnostics.elbo(target.log_prob, q, num_samples=4000, seed=1)
+    assert np.all(np.isfinite(elbo)) and np.all(elbo < target.log_evidence())
+    assert np.all(elbo > target.log_evidence() - 5.0)  # and it fitted: within a few nats
 
 
 def test_the_offline_models_are_listed_by_name():

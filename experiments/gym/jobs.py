@@ -30,19 +30,40 @@ def job_work(target, family, dim, scale):
     return family.work(dim) * scale.steps(target) * target.sample_size * scale.num_runs
 
 
-def dims(scale):
-    """Each target's number of unconstrained coordinates (builds each model once, in the driver)."""
-    return {t.name: vinf.targets.from_inference_gym(t.name).dim for t in scale.targets}
+@dataclasses.dataclass(frozen=True)
+class TargetFacts:
+    """What the driver knows of a target before any work: its unconstrained coordinates, and whether its model
+    has a hierarchy (``target.hierarchy``) for the families that read one."""
+
+    dim: int
+    hierarchical: bool
 
 
-def plan(scale, seed, dimensions):
+def reads_model(family):
+    """Families that take the target itself (the model-informed flow reads its hierarchy)."""
+    return "target" in vinf.surrogates.options(family.name)
+
+
+def describe(scale):
+    """Each target's ``TargetFacts`` (builds each model once, in the driver)."""
+    targets = {t.name: vinf.targets.from_inference_gym(t.name) for t in scale.targets}
+    return {name: TargetFacts(t.dim, t.hierarchy is not None) for name, t in targets.items()}
+
+
+def plan(scale, seed, facts):
     """The jobs and the refusals: a (target, family) pair whose work exceeds ``scale.max_job_work`` is refused
-    with its reason (a planar flow of 64 layers on 501 dimensions, say), never left to run for hours."""
+    with its reason (a planar flow of 64 layers on 501 dimensions, say), never left to run for hours; so is a
+    family that reads the model's hierarchy on a target without one."""
     jobs, refused = [], []
     for target in scale.targets:
-        dim = dimensions[target.name]
+        dim = facts[target.name].dim
         for family in (f for f in FAMILIES if f.label in scale.families):
             work = job_work(target, family, dim, scale)
+            if reads_model(family) and not facts[target.name].hierarchical:
+                refused.append(Refusal(target.name, family.label, (
+                    f"{family.label} on {target.name}: reads the model's hierarchy, and this target has none (its "
+                    "gym model gives no prior as a JointDistribution): refused before any work")))
+                continue
             if work > scale.max_job_work:
                 refused.append(Refusal(target.name, family.label, (
                     f"{family.label} on {target.name} ({dim} dimensions): {work:.1e} units of work "
@@ -72,7 +93,9 @@ def train_family(target_spec, family, scale, base_seed):
     key = job_key(target_spec, family)
     seed = job_seed(base_seed, key)
     steps, runs = scale.steps(target_spec), scale.num_runs
-    q = vinf.surrogates.get(family.name, target.dim, seed=seed, batch_shape=[runs], **family.surrogate_options)
+    model = dict(target=target) if reads_model(family) else {}
+    q = vinf.surrogates.get(family.name, target.dim, seed=seed, batch_shape=[runs], **family.surrogate_options,
+                            **model)
     started = time.perf_counter()
     diverged = None
     try:

@@ -19,6 +19,7 @@ from vinf.targets.schools import (
     eight_schools,
     eight_schools_log_evidence,
     eight_schools_model,
+    quadrature_log_evidence,
 )
 from vinf.targets.toy import THESIS_MIXTURE, banana, circle, energy1, energy2, energy3, energy4, figure_eight
 from vinf.targets.toy import gaussian_mixture, two_hills
@@ -26,7 +27,7 @@ from vinf.targets.toy import gaussian_mixture, two_hills
 __all__ = [
     "Target", "get", "names", "register", "side_by_side", "log_density", "group_by_name",
     "from_joint_distribution", "eight_schools", "eight_schools_model", "eight_schools_log_evidence",
-    "from_inference_gym", "gym_names", "GroundTruth",
+    "quadrature_log_evidence", "from_inference_gym", "gym_names", "GroundTruth",
     "EIGHT_SCHOOLS_Y", "EIGHT_SCHOOLS_SIGMA", "THESIS_MIXTURE",
     "two_hills", "gaussian_mixture", "figure_eight", "banana", "circle", "energy1", "energy2", "energy3", "energy4",
 ]

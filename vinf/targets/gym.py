@@ -13,17 +13,22 @@ German-credit and radon models need TensorFlow Datasets downloads and are left
 out), built by name with their defaults: dim counts the unconstrained
 coordinates; ground truth lists the moments of the ``identity`` transformation
 the gym gives (no model of 0.0.5 gives the standard error of its sd); log Z is
-known for the models that are normalised densities.
+known for the models that are normalised densities, and computed by quadrature
+for the eight schools. A Bayesian model whose prior is a ``JointDistribution``
+(eight schools, the models with unknown scales, stochastic volatility, item
+response, the Cox process) also gets the ``Hierarchy`` a model-informed flow
+reads (``vinf.surrogates.get("mif", target.dim, target=target)``), and so does
+Neal's funnel, from its definition.
 
-===================================================  ====  =================  =====
+===================================================  ====  =================  ==========
 model                                                dim   ground truth       log Z
-===================================================  ====  =================  =====
+===================================================  ====  =================  ==========
 Banana                                                  2  mean, sd           0
 BrownianMotionMissingMiddleObservations                30  mean, sd, mean_se  -
 BrownianMotionUnknownScalesMissingMiddleObservations   32  mean, sd, mean_se  -
 ConvectionLorenzBridge                                 90  mean, sd, mean_se  -
 ConvectionLorenzBridgeUnknownScales                    92  mean, sd, mean_se  -
-EightSchools                                           10  mean, sd, mean_se  -
+EightSchools                                           10  mean, sd, mean_se  quadrature
 IllConditionedGaussian                                100  mean, sd           0
 NealsFunnel                                            10  mean, sd           0
 NonIdentifiableQuarticMeasurementModel                  2  mean               -
@@ -37,7 +42,7 @@ VectorizedStochasticVolatilityLogSP500               2519  mean, sd, mean_se  -
 VectorizedStochasticVolatilityLogSP500Small           103  mean, sd, mean_se  -
 VectorizedStochasticVolatilitySP500                  2519  mean, sd, mean_se  -
 VectorizedStochasticVolatilitySP500Small              103  mean, sd, mean_se  -
-===================================================  ====  =================  =====
+===================================================  ====  =================  ==========
 
 Built by name, the Brownian-motion, Lorenz-bridge and stochastic-volatility
 models take ``use_markov_chain=True`` (the same density; with the gym's
@@ -59,10 +64,14 @@ from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from vinf._registry import Registry
 from vinf.targets._base import Target
-from vinf.targets.joint import coordinate_labels, flatten_with_names
+from vinf.targets.joint import Hierarchy, coordinate_labels, flatten_with_names, hierarchy
+from vinf.targets.schools import quadrature_log_evidence
+
+tfb, tfd = tfp.bijectors, tfp.distributions
 
 __all__ = ["from_inference_gym", "gym_names", "GroundTruth", "INSTALL_GYM"]
 
@@ -91,8 +100,42 @@ _OFFLINE_DEFAULTS = {
     "VectorizedStochasticVolatilitySP500": {},
     "VectorizedStochasticVolatilitySP500Small": {},
 }
-# Models whose unnormalized_log_prob is a tfd distribution's log_prob (see their sources): log Z = 0.
-_NORMALISED = ("Banana", "IllConditionedGaussian", "NealsFunnel")
+
+
+def _gym_eight_schools_log_evidence():
+    """The gym's eight schools (Table I's data; ``avg_effect ~ N(0, 10)``, ``log_stddev ~ N(5, 1)``, both
+    unconstrained as they are): ``log Z`` by the quadrature of ``vinf.targets.quadrature_log_evidence``."""
+    def log_normal(x, loc, scale):
+        return -0.5 * ((x - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+
+    return quadrature_log_evidence(8, lambda mu, log_sd: log_normal(mu, 0.0, 10.0) + log_normal(log_sd, 5.0, 1.0))
+
+
+def _funnel_hierarchy(model, dtype):
+    """Neal's funnel as the gym writes it (its ``NealsFunnel`` docstring), a hierarchy of two variables:
+    ``x[0] ~ N(0, 3)``, then ``x[i] ~ N(0, exp(x[0] / 2))`` for the other coordinates."""
+    dim = int(model.event_shape[0])
+
+    def prior(z):
+        z = tf.convert_to_tensor(z, dtype=dtype)
+        ones = tf.ones_like(z[..., 1:])
+        log_scale = tf.concat([tf.fill(tf.shape(z[..., :1]), tf.constant(np.log(3.0), dtype)), z[..., :1] / 2 * ones],
+                              axis=-1)
+        return tf.zeros_like(z), log_scale
+
+    return Hierarchy(variables=("x[0]", "x[1:]"), sizes=(1, dim - 1), order=np.arange(dim), prior=prior, dtype=dtype)
+
+
+# The hierarchies of the gym's test densities that are not Bayesian models, written from their definitions.
+_HIERARCHIES = {"NealsFunnel": _funnel_hierarchy}
+
+# log Z by model: 0 where unnormalized_log_prob is a tfd distribution's log_prob (see their sources), else computed.
+_LOG_EVIDENCE = {
+    "Banana": lambda: 0.0,
+    "IllConditionedGaussian": lambda: 0.0,
+    "NealsFunnel": lambda: 0.0,
+    "EightSchools": _gym_eight_schools_log_evidence,
+}
 
 _OFFLINE = Registry("offline Inference Gym model", sort=True)
 gym_names = _OFFLINE.names  # the models that build without a download, by their gym class names
@@ -205,12 +248,30 @@ def from_inference_gym(model, **kwargs):
     innermost = model
     while isinstance(innermost, gym.targets.VectorModel):
         innermost = innermost.model
-    normalised = type(innermost) in {getattr(gym.targets, name) for name in _NORMALISED}
+    kind = type(innermost).__name__
+    gym_class = getattr(gym.targets, kind, None) is type(innermost)  # not a subclass of the caller's
+    log_evidence = _LOG_EVIDENCE.get(kind) if gym_class else None
+    own_hierarchy = _HIERARCHIES.get(kind) if gym_class and model is innermost else None
     return Target(
         f"gym:{type(innermost).__name__}", log_prob, names, constrain=constrain, dtype=dtype,
-        log_evidence_fn=(lambda: 0.0) if normalised else None,
+        log_evidence_fn=log_evidence,
         ground_truth=_ground_truth(model, constrained),
+        hierarchy=own_hierarchy(model, dtype) if own_hierarchy else _hierarchy(gym, model, unconstrained, dtype),
     )
+
+
+def _hierarchy(gym, model, unconstrained, dtype):
+    """The ``Hierarchy`` (what ``vinf.surrogates.get("mif", ...)`` reads) of a Bayesian model whose prior is a
+    ``tfd.JointDistribution`` over the model's own variables; ``None`` for any other model (a test density, a
+    prior of one variable such as a Markov chain, a model already flattened by ``VectorModel``)."""
+    if not isinstance(model, gym.targets.BayesianModel) or isinstance(model, gym.targets.VectorModel):
+        return None
+    prior = model.prior_distribution()
+    if not isinstance(prior, tfd.JointDistribution):
+        return None
+    bijectors = model.default_event_space_bijector
+    bijector = tfb.JointMap(bijectors) if tf.nest.is_nested(bijectors) else bijectors
+    return hierarchy(prior, bijector, unconstrained, dtype)
 
 
 def _inference_gym():

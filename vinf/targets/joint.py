@@ -11,7 +11,7 @@ from vinf.targets._base import Target
 
 tfd = tfp.distributions
 
-__all__ = ["from_joint_distribution", "Hierarchy", "LOCATION_SCALE_FAMILIES"]
+__all__ = ["from_joint_distribution", "Hierarchy", "hierarchy", "unflattener", "LOCATION_SCALE_FAMILIES"]
 
 # Real-line families y = loc + scale * eps: their loc and log scale are a child's prior inputs (Hierarchy.prior).
 LOCATION_SCALE_FAMILIES = (tfd.Normal, tfd.Cauchy, tfd.StudentT, tfd.Laplace, tfd.Logistic)
@@ -103,13 +103,8 @@ def from_joint_distribution(model, **observed):
     shapes = flatten_with_names(unconstrained)
     if any(not shape.is_fully_defined() for _, shape in shapes):
         raise ValueError(f"every latent variable needs a static event shape, got {dict(shapes)}")
-    sizes = [int(np.prod(shape.as_list())) for _, shape in shapes]
     names = [label for (path, shape) in shapes for label in coordinate_labels(path, shape.as_list())]
-
-    def unflatten(z):
-        parts = tf.split(z, sizes, axis=-1)
-        parts = [tf.reshape(p, tf.concat([tf.shape(p)[:-1], shape], axis=0)) for p, (_, shape) in zip(parts, shapes)]
-        return tf.nest.pack_sequence_as(unconstrained, parts)
+    unflatten = unflattener(unconstrained)
 
     def log_prob(z):
         x_unconstrained = unflatten(z)
@@ -120,9 +115,22 @@ def from_joint_distribution(model, **observed):
         x = bijector.forward(unflatten(tf.constant(z, dtype=dtype)))
         return {path: value.numpy() for path, value in flatten_with_names(x)}
 
-    hierarchy = _hierarchy(model, observed, bijector, unflatten, shapes, sizes, dtype)
     return Target(model.name or "joint_distribution", log_prob, names, constrain=constrain, dtype=dtype,
-                  hierarchy=hierarchy)
+                  hierarchy=hierarchy(model, bijector, unconstrained, dtype, observed))
+
+
+def unflattener(unconstrained):
+    """``z [..., dim] -> structure``: a flat point split into the parts of ``unconstrained`` (a structure of
+    static event shapes, in ``tf.nest.flatten`` order), each reshaped to its own shape."""
+    shapes = [shape for _, shape in flatten_with_names(unconstrained)]
+    sizes = [int(np.prod(shape.as_list())) for shape in shapes]
+
+    def unflatten(z):
+        parts = tf.split(z, sizes, axis=-1)
+        parts = [tf.reshape(p, tf.concat([tf.shape(p)[:-1], shape], axis=0)) for p, shape in zip(parts, shapes)]
+        return tf.nest.pack_sequence_as(unconstrained, parts)
+
+    return unflatten
 
 
 def _model_order(model):
@@ -132,8 +140,14 @@ def _model_order(model):
     return [name for name, _ in flatten_with_names(model.dtype)]  # a coroutine's structure is its own order
 
 
-def _hierarchy(model, observed, bijector, unflatten, shapes, sizes, dtype):
-    """The ``Hierarchy`` of the target ``from_joint_distribution`` builds (``shapes`` and ``sizes`` in target order)."""
+def hierarchy(model, bijector, unconstrained, dtype, observed=None):
+    """The ``Hierarchy`` of a target over the latents of ``model`` (a ``tfd.JointDistribution``) given
+    ``observed`` values: ``bijector`` maps the unconstrained parts (shapes ``unconstrained``, a structure whose
+    ``tf.nest.flatten`` order is the target's coordinates') to the latents' values, as the model names them."""
+    observed = observed or {}
+    shapes = flatten_with_names(unconstrained)
+    sizes = [int(np.prod(shape.as_list())) for _, shape in shapes]
+    unflatten = unflattener(unconstrained)
     model_names = _model_order(model)
     latent_names = [name for name in model_names if name not in observed]
     paths = [path for path, _ in shapes]

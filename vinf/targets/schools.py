@@ -14,7 +14,7 @@ from vinf.targets._base import Target, _const, _LOG_2PI, _normal_log_prob, regis
 tfd = tfp.distributions
 
 __all__ = ["EIGHT_SCHOOLS_Y", "EIGHT_SCHOOLS_SIGMA", "eight_schools", "eight_schools_model",
-           "eight_schools_log_evidence"]
+           "eight_schools_log_evidence", "quadrature_log_evidence"]
 
 EIGHT_SCHOOLS_Y = (28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0)  # Table I
 EIGHT_SCHOOLS_SIGMA = (15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0)
@@ -118,12 +118,24 @@ def eight_schools_model(centered=True, num_schools=8, dtype=tf.float64):
 
 @functools.lru_cache(maxsize=None)
 def eight_schools_log_evidence(num_schools=8, thesis_compat=False, num=4001):
-    """``log Z`` of the eight-schools target by quadrature.
+    """``log Z`` of the eight-schools target by quadrature (``quadrature_log_evidence``); the study's target
+    counts the hyperprior ``J`` times. The result does not depend on the parameterisation."""
+    def log_hyperprior(mu, log_tau):  # eqs. 92 and 95, in NumPy
+        tau = np.exp(log_tau)
+        return (-0.5 * (mu / _PRIOR_SCALE) ** 2 - math.log(_PRIOR_SCALE) - 0.5 * _LOG_2PI
+                + math.log(2.0 / math.pi) - math.log(_PRIOR_SCALE) - np.log1p((tau / _PRIOR_SCALE) ** 2) + log_tau)
+
+    weight = num_schools if thesis_compat else 1.0
+    return quadrature_log_evidence(num_schools, lambda mu, log_tau: weight * log_hyperprior(mu, log_tau), num)
+
+
+def quadrature_log_evidence(num_schools, log_hyperprior, num=4001):
+    """``log Z`` of an eight-schools posterior of the first ``num_schools`` schools of Table I, by quadrature.
 
     ``theta`` is integrated out exactly (``y_i | mu, tau ~ N(mu, sigma_i^2 + tau^2)``);
-    the trapezoid rule then integrates over ``mu`` in [-80, 80] and ``log tau`` in
-    [-20, 12] on a ``num x num`` grid. The result does not depend on the
-    parameterisation.
+    the trapezoid rule then integrates ``p(y | mu, tau) exp(log_hyperprior(mu, log tau))``
+    over ``mu`` in [-80, 80] and ``log tau`` in [-20, 12] on a ``num x num`` grid
+    (``log_hyperprior``: the hyperparameters' log density in ``(mu, log tau)``, Jacobian included).
     """
     y = np.asarray(EIGHT_SCHOOLS_Y[:num_schools])[:, None, None]
     sigma = np.asarray(EIGHT_SCHOOLS_SIGMA[:num_schools])[:, None, None]
@@ -132,13 +144,7 @@ def eight_schools_log_evidence(num_schools=8, thesis_compat=False, num=4001):
     mu, log_tau = np.meshgrid(mu_axis, log_tau_axis, indexing="ij")
     var = sigma**2 + np.exp(2.0 * log_tau)
     marginal = np.sum(-0.5 * (_LOG_2PI + np.log(var)) - 0.5 * (y - mu) ** 2 / var, axis=0)
-    tau = np.exp(log_tau)
-    hyper = (
-        -0.5 * (mu / _PRIOR_SCALE) ** 2 - math.log(_PRIOR_SCALE) - 0.5 * _LOG_2PI
-        + math.log(2.0 / math.pi) - math.log(_PRIOR_SCALE) - np.log1p((tau / _PRIOR_SCALE) ** 2)
-        + log_tau
-    )
-    log_f = marginal + (num_schools if thesis_compat else 1.0) * hyper
+    log_f = marginal + log_hyperprior(mu, log_tau)
     weights = np.ones_like(log_f)
     weights[[0, -1], :] *= 0.5
     weights[:, [0, -1]] *= 0.5
