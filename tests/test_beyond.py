@@ -2,7 +2,10 @@
 import dataclasses
 import json
 
+import pytest
+
 from experiments.beyond import experiment as beyond
+from experiments.beyond import report
 from experiments.beyond.config import NpeScale, Scale
 from experiments.common import schools
 
@@ -37,3 +40,24 @@ def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):
     assert "### Amortised inference (NPE)" in text and "Uniform ranks do not prove q right" in text
     assert "rank histograms" in text and "per NPE training" in text
     assert "**Amortised inference (NPE)**" in (out / "headline.md").read_text()
+
+
+def test_a_group_that_diverges_in_every_attempt_is_a_result_beyond_the_study_and_an_error_in_it(monkeypatch):
+    calls = []
+
+    def diverging_fit(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        raise FloatingPointError(f"non-finite loss or gradient at step {len(calls)}; the surrogate keeps ...")
+
+    monkeypatch.setattr(schools.vinf, "fit", diverging_fit)
+    spec = schools.Spec("V", "planar", True, 2, 2, True)
+    group = schools.groups([spec])[0]
+    outcome = schools.train_group(group, schools.QUICK, 0, divergence_is_a_result=True)
+    assert len(set(calls)) == schools.ATTEMPTS  # a new seed each attempt
+    (row,) = outcome.rows
+    assert row["key"] == spec.key and row["attempts"] == schools.ATTEMPTS and "step 3" in row["diverged"]
+    assert "elbo_mean" not in row and not outcome.arrays  # nothing scored, nothing to draw
+    assert report.diverged_text([row]).startswith(f"Diverged in each of its {schools.ATTEMPTS} attempts")
+    with pytest.raises(FloatingPointError):  # the reproduction's protocol stops on a group that always diverges
+        schools.train_group(group, schools.QUICK, 0)
+    assert report.diverged_text([]) == ""

@@ -30,7 +30,8 @@ def work(run):
     nuts = report.nuts_reference(draws)
     print(f"beyond: {len(table6_specs(scale)) + len(radial_specs(scale)) + len(depth_specs(scale))} rows")
     run.run_jobs(make_jobs(scale, run.seed) + npe_jobs.make_jobs(scale, run.seed), "Table VI, depth, STL and NPE trainings")
-    own = {r["key"]: r for r in run.rows}
+    own = {r["key"]: r for r in run.rows if not r.get("diverged")}
+    diverged = [r for r in run.rows if r.get("diverged")]  # every attempt diverged: named in the report
     rows6 = report.table6_rows(scale, own, baseline)
     npe_rows = npe_jobs.npe_rows(own.values())
     params = {(r["method"], r["num_flows"], r["variant"]):
@@ -42,7 +43,7 @@ def work(run):
     npe_figures.npe_figure(run, npe_rows, rows6, own, draws)
     report.write_report(run, rows6, own, baseline, draws, table,
                         sections=npe_report.section(run, npe_rows, rows6, nuts, npe_report.nuts_mcse(draws)),
-                        headlines=[npe_report.headline(npe_rows)])
+                        headlines=[npe_report.headline(npe_rows)], diverged=diverged)
 
 
 EXPERIMENT = Experiment(NAME, __doc__, FULL, QUICK, work)

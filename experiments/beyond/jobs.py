@@ -36,8 +36,10 @@ def depth_specs(scale):
 def make_jobs(scale, seed):
     norm = [s for s in depth_specs(scale) if s.num_flows in scale.norm_depths]
     plain = [s for s in depth_specs(scale) if s.num_flows not in scale.norm_depths]
-    return (training_jobs(scale.protocol, table6_specs(scale) + radial_specs(scale) + plain, seed)
-            + training_jobs(scale.protocol, norm, seed, gradient_norms=True))
+    # Beyond the study's settings a family or depth that diverges in every attempt is an answer, not a crash.
+    return (training_jobs(scale.protocol, table6_specs(scale) + radial_specs(scale) + plain, seed,
+                          divergence_is_a_result=True)
+            + training_jobs(scale.protocol, norm, seed, gradient_norms=True, divergence_is_a_result=True))
 
 
 def parameter_count(method, num_flows, variant, num_schools=8):

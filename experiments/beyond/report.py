@@ -211,16 +211,30 @@ def vanishing_ratio(norms):
     return float(norms[:n].mean() / norms[-n:].mean())
 
 
-def depth_text(own, baseline):
+def diverged_text(diverged):
+    """The rows whose every training attempt diverged: a result (the family or depth cannot be trained so at
+    the protocol's settings), with the last attempt's error; '' when none did."""
+    if not diverged:
+        return ""
+    parts = [f"{r['key']} ({r['diverged'].split(';')[0]})" for r in diverged]
+    return (f"Diverged in each of its {diverged[0]['attempts']} attempts (a new seed each time), so not scored: "
+            + "; ".join(parts) + ".")
+
+
+def depth_text(own, baseline, diverged=()):
     """The study's depth question answered from the numbers: does k-hat stop improving with depth, and is
     that vanishing gradients (first layers' gradients small; a non-vanishing non-linearity helps), optimisation
-    (a smaller learning rate helps) or noise (no difference beyond the spread of R trainings)?"""
+    (a smaller learning rate helps) or noise (no difference beyond the spread of R trainings)? ``diverged``:
+    rows of the sweep that diverged in every attempt, named as such."""
     tanh, leaky, slow = tanh_series(own, baseline), depth_rows(own, "leaky_relu"), depth_rows(own, SLOW.name)
     if len(tanh) < 2:
         return "The depth sweep has fewer than two depths.\n"
     series = lambda sel: ", ".join(f"{r['khat_thesis_mean']:.2f} (K = {r['num_flows']})" for r in sel) or "none"  # noqa: E731
     text = [f"k̂ (2015 PSIS) on the study's two-school centered target, planar tanh: {series(tanh)}; leaky ReLU: "
             f"{series(leaky)}; tanh at learning rate {SMALL_LR:g}: {series(slow)}."]
+    swept = [r for r in diverged if r["table"] == "V"]
+    if swept:
+        text.append(diverged_text(swept))
     a, b = tanh[-2], tanh[-1]
     z_depth, phrase = _compare(b, a, f"K = {b['num_flows']}", f"K = {a['num_flows']}")
     text.append(f"Deepening tanh flows from K = {a['num_flows']} to {b['num_flows']}: {phrase}.")
@@ -314,12 +328,14 @@ def cost_text(rows, num_steps):
             "dearer, train on the true model only, whose posterior NUTS samples.\n")
 
 
-def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), headlines=()):
+def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), headlines=(), diverged=()):
     """``report.md`` and ``headline.md`` (README's lines) from Table VI's rows, this run's and the baseline's;
-    ``sections`` (markdown lines) go after the others, ``headlines`` (one line each) at headline.md's end."""
+    ``sections`` (markdown lines) go after the others, ``headlines`` (one line each) at headline.md's end;
+    ``diverged``: this run's rows whose every attempt diverged."""
     scale, p = run.scale, run.scale.protocol
     rows_all = list(own.values()) + list(baseline.values())
-    depth_answer = depth_text(list(own.values()), list(baseline.values()))
+    depth_answer = depth_text(list(own.values()), list(baseline.values()), diverged)
+    family_rows = [r for r in diverged if r["table"] != "V"]
     neck = neck_shares(run, rows6, own, baseline_draws)
     lines = [quick_banner(run, p)] if run.quick else []
     lines += [
@@ -328,7 +344,7 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
         f"of {p.num_draws} draws; eight schools (J = 8), centered and non-centered. Mean-field and planar (tanh) "
         "rows are those of `python -m experiments.eight_schools`; the radial rows are trained here (the study trained "
         "radial flows but reported none).\n",
-        "### Table VI\n", table + "\n",
+        "### Table VI\n", table + "\n", *([diverged_text(family_rows) + "\n"] if family_rows else []),
         "Errors are in units of NUTS's posterior sd (mean error, sd error), from each training's draws averaged over "
         f"trainings, raw and with PSIS-smoothed importance weights. IAF and RealNVP have {scale.neural_layers} "
         f"layers, the spline flow {scale.spline_layers}, each with a network of two hidden layers of "

@@ -181,12 +181,14 @@ class _Trained:
     fit: object
     retried: bool
     norms: dict  # {"before": [members, K], "after": ...} or empty
+    diverged: str = ""  # the last attempt's error, when every attempt diverged (and that is a result)
 
 
-def fit_group(group, scale, target, seed, gradient_norms=False):
+def fit_group(group, scale, target, seed, gradient_norms=False, divergence_is_a_result=False):
     """Train a group's ``R x versions`` members on ``target`` (their side-by-side target), with a new seed
     after a divergence (``ATTEMPTS`` in all); with ``gradient_norms``, each layer's gradient norm before the
-    first step and at the checkpoint (``vinf.diagnostics.layer_gradient_norms``)."""
+    first step and at the checkpoint (``vinf.diagnostics.layer_gradient_norms``). When every attempt diverges
+    the error is raised, or, with ``divergence_is_a_result``, returned as the outcome (``_Trained.diverged``)."""
     runs = scale.num_runs
     options = {"learning_rate": LEARNING_RATE, "jit_compile": scale.jit_compile, **group.first.variant.fit_options}
     norms = {}
@@ -198,8 +200,10 @@ def fit_group(group, scale, target, seed, gradient_norms=False):
             fit = vinf.fit(target.log_prob, q, num_steps=scale.num_steps, sample_size=SAMPLE_SIZE,
                            seed=seed + attempt, progress=False, **options)
             break
-        except FloatingPointError:
+        except FloatingPointError as error:
             if attempt == ATTEMPTS - 1:
+                if divergence_is_a_result:
+                    return _Trained(None, None, True, {}, diverged=str(error))
                 raise
     if gradient_norms:
         norms["after"] = vinf.diagnostics.layer_gradient_norms(target.log_prob, q, seed=seed)
@@ -259,14 +263,26 @@ def row(spec, group, members, trained, scores, target, seed):
     return fields, dict(z=scores.z[:, member], log_q=scores.log_q[:, member])
 
 
-def train_group(group, scale, base_seed, gradient_norms=False):
+def diverged_row(spec, group, target, seed, error):
+    """The ``results.json`` row of a spec whose group diverged in each of its ``ATTEMPTS`` trainings: no scores,
+    the last attempt's error (``"diverged"``), which readers of rows skip and report as such."""
+    return dict(key=spec.key, **spec.fields(), diverged=error, attempts=ATTEMPTS,
+                log_evidence=target.log_evidence(), seed=seed, group=group.key)
+
+
+def train_group(group, scale, base_seed, gradient_norms=False, divergence_is_a_result=False):
     """A job: train and score a group's rows by the section VI.B protocol; each row's best training's draws
-    and the group's loss traces (see ``fit_group``, ``score_group``, ``row``)."""
+    and the group's loss traces (see ``fit_group``, ``score_group``, ``row``; ``diverged_row`` when every
+    attempt diverged and ``divergence_is_a_result``)."""
     runs = scale.num_runs
     targets = group.targets()
     target = vinf.targets.side_by_side(targets, runs)
     seed = job_seed(base_seed, group.seed_key)
-    trained = fit_group(group, scale, target, seed, gradient_norms)
+    trained = fit_group(group, scale, target, seed, gradient_norms, divergence_is_a_result)
+    if trained.diverged:
+        return Outcome(rows=tuple(
+            diverged_row(spec, group, targets[group.versions.index((spec.centered, spec.effective_compat))], seed,
+                         trained.diverged) for spec in group.specs))
     scores = score_group(trained.q, target, scale, seed)
     rows, draws = [], {f"trace_{group.key}.npz": dict(loss=trained.fit.loss.astype(np.float32),
                                                       best_step=trained.fit.best_step)}
@@ -306,10 +322,11 @@ def posterior_summary(target, z, log_weights):
     return out
 
 
-def training_jobs(scale, specs, seed, gradient_norms=False):
-    """One job per group of rows (cost: relative training time, to start the longest first)."""
-    return [Job(group.key, train_group, (group, scale, seed, gradient_norms), cost=group.cost())
-            for group in groups(specs)]
+def training_jobs(scale, specs, seed, gradient_norms=False, divergence_is_a_result=False):
+    """One job per group of rows (cost: relative training time, to start the longest first); with
+    ``divergence_is_a_result`` a group that diverges in every attempt gives ``diverged_row`` s, not an error."""
+    return [Job(group.key, train_group, (group, scale, seed, gradient_norms, divergence_is_a_result),
+                cost=group.cost()) for group in groups(specs)]
 
 
 # ------------------------------------------------------------------ NUTS, the reference
