@@ -215,6 +215,14 @@ def test_workers_keep_tensorflow_and_pymc_out_of_the_terminal(capfd):
         assert noise not in err, err
 
 
+def test_a_ctrl_c_while_workers_are_spawned_is_held_then_raised():
+    with pytest.raises(KeyboardInterrupt):
+        with runner._sigint_held():
+            os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C during ProcessPoolExecutor.submit
+            time.sleep(0.2)  # not raised while held
+        time.sleep(0.2)
+
+
 def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
     command = [sys.executable, "-m", "experiments.mean_field", "--quick", "--jobs", "2", "--out", str(tmp_path)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -120,24 +120,28 @@ def _work(job):
 
 
 @contextlib.contextmanager
-def _sigint_ignored():
-    """Processes started inside inherit an ignored SIGINT: Ctrl-C reaches the driver only, which stops them."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _sigint_held():
+    """Processes started inside inherit a blocked SIGINT: Ctrl-C reaches the driver only, which stops them.
+
+    Blocked, not ignored: a Ctrl-C that comes while a worker is being spawned (seconds on a loaded machine)
+    is held and raised in the driver when the block ends, where an ignored one was lost.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _LocalProcesses(concurrent.futures.ProcessPoolExecutor):
-    """Fresh (spawned) worker processes that ignore Ctrl-C and are terminated, not awaited, on an error; each
-    prepared (``_prepare_worker``) before it unpickles a job, whose module imports TensorFlow."""
+    """Fresh (spawned) worker processes that never see Ctrl-C (it is blocked in them) and are terminated, not
+    awaited, on an error; each prepared (``_prepare_worker``) before it unpickles a job, whose module imports TensorFlow."""
 
     def __init__(self, jobs):
         super().__init__(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker)
 
     def submit(self, fn, /, *args, **kwargs):
-        with _sigint_ignored():  # workers are spawned on submit
+        with _sigint_held():  # workers are spawned on submit
             return super().submit(fn, *args, **kwargs)
 
     def stop(self):
@@ -165,7 +169,7 @@ def _dask(workers=None, address=None):
 
     with contextlib.ExitStack() as stack:
         if address is None:
-            with _sigint_ignored():
+            with _sigint_held():
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                     silence_logs=logging.ERROR))
