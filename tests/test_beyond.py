@@ -42,6 +42,21 @@ def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):
     assert "**Amortised inference (NPE)**" in (out / "headline.md").read_text()
 
 
+def test_beyond_refuses_before_any_work_when_the_eight_schools_draws_are_missing(eight_schools_quick, tmp_path,
+                                                                                 monkeypatch):
+    """A fresh clone has the eight-schools results.json but not its draws (they are not committed)."""
+    from experiments.common import paths
+
+    folder = tmp_path / "runs" / "quick" / "eight_schools"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_bytes((eight_schools_quick[1] / "results.json").read_bytes())
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    out = tmp_path / "runs" / "quick" / "beyond"
+    with pytest.raises(SystemExit, match=r"not committed: \d+ are missing.*python -m experiments.eight_schools --quick"):
+        beyond.main(["--quick", "--out", str(out)])
+    assert not (out / "results.json").exists(), "refused before any work"
+
+
 def test_a_group_that_diverges_in_every_attempt_is_a_result_beyond_the_study_and_an_error_in_it(monkeypatch):
     calls = []
 

@@ -26,7 +26,7 @@ from experiments.common.schools import reference_results
 
 def work(run):
     scale = run.scale
-    baseline, draws = reference_results(run)
+    baseline, draws = reference_results(run, with_draws=True)  # NUTS's and the reproduction's rows' draws
     nuts = report.nuts_reference(draws)
     print(f"beyond: {len(table6_specs(scale)) + len(radial_specs(scale)) + len(depth_specs(scale))} rows")
     run.run_jobs(make_jobs(scale, run.seed) + npe_jobs.make_jobs(scale, run.seed), "Table VI, depth, STL and NPE trainings")

@@ -282,10 +282,11 @@ def _manifest_order(fid):
 COMPLETE = "complete"  # the entry of an experiment's results.json that says every job of it finished
 
 
-def finished_results(run, name):
+def finished_results(run, name, with_draws=False):
     """The ``results.json`` (and its folder) of experiment ``name`` at ``run``'s scale and seed, which ``run``
     builds on; exits naming the command to run first if there is none, it is of another scale or seed, or that run
-    has not finished (its ``extra`` lacks ``COMPLETE``)."""
+    has not finished (its ``extra`` lacks ``COMPLETE``). ``with_draws``: ``run`` reads that run's arrays too, which
+    are not committed (a fresh clone has the results without them): exits before any work if one is missing."""
     folder = paths.quick_folder(name) if run.quick else (paths.FIGURES / name)
     saved = read_json(folder / "results.json")
     command = f"python -m experiments.{name}{' --quick' if run.quick else ''} --seed {run.seed}"
@@ -296,6 +297,11 @@ def finished_results(run, name):
     if not saved["extra"].get(COMPLETE):
         raise SystemExit(f"{run.name} builds on a finished {what} run; {folder / 'results.json'} is from one "
                          f"still going or interrupted: let `{command}` finish (rerun it to resume), then rerun this")
+    missing = sorted(f for files in saved["jobs"].values() for f in files if not (folder / f).exists())
+    if with_draws and missing:
+        raise SystemExit(f"{run.name} reads the {what} run's arrays, which are not committed: {len(missing)} are "
+                         f"missing from {folder} (e.g. {missing[0]}). Run `{command}` first: it recomputes the jobs "
+                         "whose arrays are missing, with the same seeds, and keeps the rest")
     return saved, folder
 
 

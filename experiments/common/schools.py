@@ -384,9 +384,10 @@ def load_draws(folder, key, centered, num_schools):
 # ------------------------------------------------------------------ building on the eight-schools run
 
 
-def reference_results(run):
+def reference_results(run, with_draws=False):
     """The eight-schools rows (by key, each with its ``thesis`` entry) and draws folder of the same scale and
     seed, which the ablations and beyond-the-study experiments build on (``run.finished_results``: it exits
-    naming the command to run first if there are none, or they are unfinished)."""
-    saved, folder = finished_results(run, EIGHT_SCHOOLS)
+    naming the command to run first if there are none, they are unfinished, or ``with_draws`` and a draw file
+    is missing)."""
+    saved, folder = finished_results(run, EIGHT_SCHOOLS, with_draws)
     return {r["key"]: thesis.attach(r) for r in saved["rows"]}, folder / "draws"
