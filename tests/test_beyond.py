@@ -29,6 +29,7 @@ def test_beyond_trains_every_family_with_elbos_below_log_z(quick_repo):
     text = (out / "report.md").read_text()
     assert "The moonshot" in text and ("**Reached**" in text or "**Not reached.**" in text)
     assert "**Conclusion:**" in text and "STL gives the higher ELBO in" in text
+    assert "**Better-suited mappings (section VII), centered funnel:**" in text and "Holm-corrected" in text
     assert "Into the neck (log τ < -1)" in text and "putting the hyperparameters first makes the IAF" in text
     table = (out / "tableVI.md").read_text()
     assert table.count("| IAF |") == 2 and table.count("| model-informed (MIF) |") == 4

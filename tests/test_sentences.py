@@ -112,6 +112,30 @@ def test_the_moonshot_sentence_states_its_result_either_way():
     assert "MIF puts 12.0% of its draws there, NUTS 20.0%" in neck
 
 
+def test_the_suited_mappings_answer_flips_with_the_numbers():
+    def family(name, elbo, khat, spread=0.01):
+        rows = []
+        for centered in (True, False):
+            r = _row(name + str(centered), centered=centered, compat=False, khat=khat, elbo=elbo, sd=spread,
+                     log_z=-31.31)
+            r.update(khat_runs=[r["khat_mean"]] * 5, elbo_runs=[elbo + spread * (i - 2) for i in range(5)],
+                     khat_thesis_runs=[khat + spread * (i - 2) for i in range(5)], seed=1)
+            rows.append(dict(r, family=name))
+        return rows
+
+    planar = family("planar (tanh)", -31.67, 0.57)
+    better = beyond.suited_text(planar + family("IAF", -31.40, 0.40))
+    assert "IAF ELBO -31.400" in better and "**Answer" not in better
+    assert "every one of them does better than the study's flow" in better
+    worse = beyond.suited_text(planar + family("IAF", -32.50, 0.80), headline=True)
+    assert "none does better than the study's flow on the funnel, and some do worse" in worse
+    same = beyond.suited_text(planar + family("IAF", -31.67, 0.57))
+    assert "none is told apart" in same and "not told apart: IAF" in same
+    mixed = beyond.suited_text(planar + family("IAF", -31.40, 0.80))
+    assert "mixed: IAF" in mixed and "none is better on every measure" in mixed
+    assert "did not run" in beyond.suited_text(family("IAF", -31.40, 0.40))
+
+
 def _verdict(better, worse, same=0, failed=0):
     counts = dict(better=better, worse=worse, same=same)
     return dict(rows=better + worse + same, retried=0, failed=failed, tests=2 * (better + worse + same), khat=counts,

@@ -192,6 +192,68 @@ def ordering_text(rows):
             f"{mif['khat_mean']:.2f}): {verdict}.\n")
 
 
+REFERENCE_FAMILY = "planar (tanh)"  # the thesis's best on the funnel (Table III, K = 64)
+SUITED = ("IAF", "IAF, hyperparameters first", MOONSHOT_FAMILY, "RealNVP", "spline")  # section VII's mappings
+
+
+def _suited(rows):
+    """Section VII's second question: do the "better suited mappings" it names (inverse and masked
+    autoregressive flows; here also RealNVP, splines and the model-informed flow, a forward autoregressive one)
+    do better on the centered funnel than the study's planar flow? Each family against planar (tanh), centered
+    true model, on the ELBO and both k-hat estimators, Holm-corrected over every test. ``(detail, answer)``, or
+    ``(None, why not)`` when the rows are missing."""
+    centered = {f: p[True] for f, p in _true_pairs(rows).items()}
+    if REFERENCE_FAMILY not in centered:
+        return None, "The suited-mappings question needs the planar (tanh) row on the centered true model: it did not run."
+    planar = centered[REFERENCE_FAMILY]
+    families = [f for f in SUITED if f in centered]
+    if not families:
+        return None, "None of the mappings section VII names ran on the centered true model."
+    quantities = ("elbo", "khat", "khat_arviz")
+    keys = [(f, q) for f in families for q in quantities]
+    zs = {k: agreement.z_rows(centered[k[0]], planar, k[1]) for k in keys}
+    significant = dict(zip(keys, agreement.holm([zs[k] for k in keys])))
+
+    def sign(f, q):
+        """+1 better than planar, -1 worse, 0 not told apart (a higher ELBO, a lower k-hat is better)."""
+        if not significant[(f, q)]:
+            return 0
+        return (1 if zs[(f, q)] > 0 else -1) * (1 if q == "elbo" else -1)
+
+    verdicts, parts = {}, []
+    for f in families:
+        signs = [sign(f, q) for q in quantities]
+        verdicts[f] = ("better" if max(signs) > 0 and min(signs) >= 0 else "worse" if min(signs) < 0 and max(signs) <= 0
+                       else "mixed" if any(signs) else "not told apart")
+        r = centered[f]
+        parts.append(f"{f} ELBO {r['elbo_mean']:.3f} (z {agreement.format_z(zs[(f, 'elbo')])}), k̂ 2015 "
+                     f"{r['khat_thesis_mean']:.2f} (z {agreement.format_z(zs[(f, 'khat')])}), ArviZ "
+                     f"{r['khat_mean']:.2f} (z {agreement.format_z(zs[(f, 'khat_arviz')])}): {verdicts[f]}")
+    groups = {v: [f for f in families if verdicts[f] == v] for v in ("better", "worse", "mixed", "not told apart")}
+    counted = "; ".join(f"{v}: {', '.join(fs)}" for v, fs in groups.items() if fs)
+    if groups["better"] and len(groups["better"]) == len(families):
+        verdict = "every one of them does better than the study's flow on the funnel, as section VII expected"
+    elif groups["better"]:
+        verdict = f"{len(groups['better'])} of {len(families)} do better than the study's flow on the funnel"
+    elif groups["worse"] and not groups["mixed"]:
+        verdict = "none does better than the study's flow on the funnel, and some do worse"
+    elif groups["mixed"]:
+        verdict = "none is better on every measure: each is worse on one, or not told apart"
+    else:
+        verdict = "none is told apart from the study's flow on the funnel at these trainings"
+    detail = (f"Against planar (tanh) K = {planar['num_flows']} on the centered true model (ELBO "
+              f"{planar['elbo_mean']:.3f}, k̂ 2015 {planar['khat_thesis_mean']:.2f}, ArviZ {planar['khat_mean']:.2f};"
+              f" {len(keys)} tests, Holm-corrected; better: a higher ELBO or a lower k̂, and no measure worse): "
+              + "; ".join(parts) + f". In all, {counted}.")
+    return detail, f"**Better-suited mappings (section VII), centered funnel:** {verdict}."
+
+
+def suited_text(rows, headline=False):
+    """The suited-mappings answer with its numbers (``headline``: the answer alone, for README)."""
+    detail, answer = _suited(rows)
+    return (answer if headline or detail is None else f"{detail} {answer}") + "\n"
+
+
 def _compare(a, b, label_a, label_b):
     """``(z, phrase)``: k-hat (2015 PSIS) of row a against row b, lower is better."""
     z = agreement.z_rows(a, b, "khat")
@@ -352,6 +414,7 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
         f"(−{LOG_SCALE_BOUND:g}, {LOG_SCALE_BOUND:g}) by B·tanh(s/B) (`vinf.surrogates`), which keeps them finite at "
         f"the study's learning rate. " + cost_text(rows6, p.num_steps),
         "### The moonshot\n", moonshot_text(rows6, neck),
+        "### Better-suited mappings on the centered funnel (section VII)\n", suited_text(rows6),
         "### The ordering or the prior inputs?\n", ordering_text(rows6),
         "### The depth question (section VII)\n", depth_answer,
         "### Sticking the landing\n", stl_text(rows_all),
@@ -361,4 +424,5 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
     ]
     run.write_text("report.md", "\n".join(lines))
     run.write_text("headline.md", "**Beyond the study: Table VI (k̂ by ArviZ)**\n\n" + headline_markdown(rows6) + "\n\n"
-                   + moonshot_text(rows6, neck) + "\n" + depth_answer + "".join(f"\n{h}\n" for h in headlines))
+                   + moonshot_text(rows6, neck) + "\n" + suited_text(rows6, headline=True) + "\n" + depth_answer
+                   + "".join(f"\n{h}\n" for h in headlines))
