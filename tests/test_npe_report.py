@@ -56,6 +56,18 @@ def test_elbo_sentence_flips_with_the_gap_and_the_per_y_fit():
     assert "No per-y fit" in npe_report.elbo_text(_row(), [])
 
 
+def test_trainings_that_disagree_are_shown_one_by_one_not_by_their_mean():
+    row = dict(_row(), elbo_runs=[-33.36, -447.8, -4211.4, -7.7e6, -1.45e8])
+    row["elbo_mean"], row["elbo_std"] = -3.06e7, 6.4e7  # the mean's se is so large that the z rule would call it close
+    text = npe_report.elbo_text(row, _fits(elbo=-31.49))
+    assert "the 5 trainings disagree at the observed y" in text and "gaps from 2.05 to 1.45e+08 nats" in text
+    assert "0 of 5 are within the moonshot's 0.05 nats" in text and "0 of 5 are above model-informed (MIF)" in text
+    assert "not distinguishable" not in text and "the same as" not in text
+    assert "the trainings' ELBOs disagree (gaps 2.05 to 1.45e+08 nats)" in npe_report.headline([row])
+    close = dict(_row(), elbo_runs=[-31.36, -31.35, -31.34, -31.34, -31.33])  # gaps 0.02-0.05: they agree
+    assert not npe_report.trainings_disagree(close) and "disagree" not in npe_report.elbo_text(close, [])
+
+
 def test_khat_sentence_places_both_estimators_and_compares():
     assert "both below 0.5, where importance sampling from q at y is reliable" in npe_report.khat_text(_row(), [])
     assert "both above 0.7, where importance sampling" in npe_report.khat_text(_row(khat=0.9), [])

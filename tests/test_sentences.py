@@ -110,6 +110,8 @@ def test_the_moonshot_sentence_states_its_result_either_way():
     assert "**Not reached.**" in beyond.moonshot_text(pair(0.45, 0.01, centered_gap=0.3)), "both parameterisations"
     neck = beyond.moonshot_text(pair(0.45, 0.01), neck={"MIF": (0.12, 0.2)})
     assert "MIF puts 12.0% of its draws there, NUTS 20.0%" in neck
+    brief = beyond.moonshot_text(pair(0.55, 0.01), neck={"MIF": (0.12, 0.2)}, brief=True)
+    assert "**Not reached.**" in brief and "Tried" not in brief and "NUTS 20.0%" not in brief
 
 
 def test_the_suited_mappings_answer_flips_with_the_numbers():
@@ -201,6 +203,7 @@ def test_the_depth_conclusion_names_the_cause_the_numbers_support():
            _depth_row(256, 0.40, SLOW.name)]
     text = beyond.depth_text(own, baseline)
     assert "within the noise of the k̂ estimate" in text and "K = 256 0.40 against K = 128 0.40" in text
+    assert beyond.depth_text(own, baseline, conclusion_only=True).startswith("No test that ran separates")
     better = copy.deepcopy(own)
     better[3]["khat_thesis_mean"] = 0.30  # leaky ReLU at K = 256 beats tanh
     assert "the non-linearity (leaky ReLU" in beyond.depth_text(better, baseline)
@@ -210,6 +213,11 @@ def test_the_depth_conclusion_names_the_cause_the_numbers_support():
     deeper = copy.deepcopy(own)
     deeper[1]["khat_thesis_mean"] = 0.30
     assert "Depth still helps at the deepest K" in beyond.depth_text(deeper, baseline)
+    diverged = [dict(_depth_row(k, 0.40, "leaky_relu"), diverged="non-finite loss at step 9", attempts=3)
+                for k in (40, 128, 256)]
+    untested = beyond.depth_text(own[:2] + own[4:], baseline, diverged)
+    assert "Leaky ReLU could not be tested on deep flows: it diverged in every attempt at K = 40, 128, 256" in untested
+    assert "leaky ReLU does no better" not in untested and "not vanishing gradients or optimisation" in untested
 
 
 def test_the_vanishing_ratio_uses_at_least_one_layer():
@@ -235,3 +243,5 @@ def test_step_costs_divide_a_group_by_its_steps_and_members():
     assert costs == pytest.approx({"IAF": 3.0, "ADVI": 0.6})  # 30 s over 1000 steps and 2 x 5 members; 3 s over 5
     rows[0]["group_train_seconds"] = rows[1]["group_train_seconds"] = 60.0
     assert "IAF 6.0 ms" in beyond.cost_text(rows, 1000) and "10.0× to 10× dearer" in beyond.cost_text(rows, 1000)
+    rows[2]["group_train_seconds"] = 60.0  # ADVI's step now costs twice the IAF's: no "dearer"
+    assert "from 0.5× to 0× the others'" in beyond.cost_text(rows, 1000) and "dearer" not in beyond.cost_text(rows, 1000)

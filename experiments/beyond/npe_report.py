@@ -39,6 +39,42 @@ def per_y_fits(rows6, centered):
 # ------------------------------------------------------------------ at the observed y
 
 
+SPREAD_FACTOR, SPREAD_FLOOR = 10.0, 1.0  # trainings disagree: the largest gap is 10x the smallest, and 1 nat beyond
+
+
+def _gaps(row):
+    return [row["log_evidence"] - e for e in row["elbo_runs"]]
+
+
+def trainings_disagree(row):
+    """Whether the trainings' gaps to log Z at the observed y differ by more than ``SPREAD_FACTOR`` times and
+    ``SPREAD_FLOOR`` nats: then their mean and sd describe no training, and the z rule (which trusts them) is off."""
+    gaps = sorted(_gaps(row))
+    return gaps[-1] > SPREAD_FACTOR * max(gaps[0], 0.0) and gaps[-1] - gaps[0] > SPREAD_FLOOR
+
+
+def nats(x):
+    """A gap or an ELBO, readable from hundredths of a nat to a hundred million."""
+    return f"{x:.2f}" if abs(x) < 1e4 else f"{x:.3g}"
+
+
+def disagreeing_text(row, fits):
+    """The ELBO at the observed y when the trainings disagree: each training's, and each against the per-y fits
+    (how many of the R trainings are above a fit's mean), not the mean and the z rule."""
+    gaps, runs = _gaps(row), _runs(row)
+    within = sum(g <= MOONSHOT_GAP for g in gaps)
+    text = (f"{parameterisation(row).capitalize()}: the {runs} trainings disagree at the observed y. Their ELBOs are "
+            f"{', '.join(nats(e) for e in row['elbo_runs'])} against log p(y) = {row['log_evidence']:.2f}: gaps from "
+            f"{nats(min(gaps))} to {nats(max(gaps))} nats (median {nats(float(np.median(gaps)))}), so the mean "
+            f"({nats(row['elbo_mean'])}) and sd in Table VI describe none of them; {within} of {runs} "
+            f"{'is' if within == 1 else 'are'} within the moonshot's {MOONSHOT_GAP:g} nats. No training's ELBO lies "
+            "above log p(y). A q(z | y) whose draws at this y reach where the posterior density all but vanishes has "
+            "such an ELBO, whatever its k̂ (which reads the other tail of the weights, where q is too small).")
+    parts = [f"{sum(e > fit['elbo_mean'] for e in row['elbo_runs'])} of {runs} are above {label}'s "
+             f"{fit['elbo_mean']:.3f}" for label, fit in fits]
+    return text + (" Against the per-y fits of Table VI on the same model: " + "; ".join(parts) + "." if parts else "")
+
+
 def elbo_text(row, fits):
     """The ELBO at the observed y against log p(y) (a bug above it) and against the per-y fits (the z rule)."""
     gap = row["log_evidence"] - row["elbo_mean"]
@@ -46,6 +82,8 @@ def elbo_text(row, fits):
     head = (f"{parameterisation(row).capitalize()}: the ELBO at the observed y is {row['elbo_mean']:.3f} ± "
             f"{row['elbo_std']:.3f} (sd over {_runs(row)} trainings) against log p(y) = {row['log_evidence']:.2f}")
     bugs = row.get("above_log_z_runs", [])
+    if not (gap < -3 * se or bugs) and trainings_disagree(row):
+        return disagreeing_text(row, fits)
     if gap < -3 * se or bugs:
         where = (f"training{'s' if len(bugs) > 1 else ''} {', '.join(str(i + 1) for i in bugs)} above it beyond three "
                  "standard errors of its draw sets" if bugs else f"the mean {-gap:.3f} nats above it")
@@ -332,7 +370,9 @@ def headline(rows):
         tests, _ = sbc_level(r)
         rejected = sum(len(v) for v in sbc_rejected(r).values())
         gap = r["log_evidence"] - r["elbo_mean"]
-        parts.append(f"{parameterisation(r)}: ELBO {r['elbo_mean']:.2f} (gap {gap:.3f}), k̂ {r['khat_mean']:.2f} "
+        elbo = (f"the trainings' ELBOs disagree (gaps {nats(min(_gaps(r)))} to {nats(max(_gaps(r)))} nats)"
+                if trainings_disagree(r) else f"ELBO {r['elbo_mean']:.2f} (gap {gap:.3f})")
+        parts.append(f"{parameterisation(r)}: {elbo}, k̂ {r['khat_mean']:.2f} "
                      f"(ArviZ) and {r['khat_thesis_mean']:.2f} (2015), SBC rejects {rejected} of {tests} rank "
                      "histograms")
     return ("**Amortised inference (NPE)**: one conditional flow per parameterisation, trained on the prior "

@@ -112,10 +112,11 @@ def meets_khat(row):
     return row["khat_mean"] < MOONSHOT_KHAT and row["khat_thesis_mean"] < MOONSHOT_KHAT
 
 
-def moonshot_text(rows, neck=None):
+def moonshot_text(rows, neck=None, brief=False):
     """The moonshot, with its result either way: one family with mean k-hat < 0.5 on both estimators on the
     centered true model, and an ELBO within 0.05 nats of log p(y) on both parameterisations, by the study's
-    protocol. ``neck``: ``{family: (share of q's draws, share of NUTS's) with log tau < NECK}``."""
+    protocol. ``neck``: ``{family: (share of q's draws, share of NUTS's) with log tau < NECK}``; ``brief``: the
+    verdict without the list of what was tried (README's headline)."""
     pairs = _true_pairs(rows)
     head = (f"The moonshot: one family with mean k̂ < {MOONSHOT_KHAT} on both estimators (ArviZ's and the 2015 PSIS) "
             f"on the centered true model, and an ELBO within {MOONSHOT_GAP} nats of log p(y) on both "
@@ -144,8 +145,8 @@ def moonshot_text(rows, neck=None):
                    "non-centered one." * all(p[True]["khat_mean"] > p[False]["khat_mean"] for p in pairs.values()))
     if bugs:
         verdict += f" An ELBO above log p(y) (a bug, not a result) in: {', '.join(bugs)}."
-    text = f"{head} {verdict} Tried: {tried}."
-    if neck:
+    text = f"{head} {verdict}" + ("" if brief else f" Tried: {tried}.")
+    if neck and not brief:
         text += " Into the neck (log τ < {:g}), on the centered true model: ".format(NECK) + "; ".join(
             f"{f} puts {q:.1%} of its draws there, NUTS {ref:.1%}" for f, (q, ref) in neck.items()) + "."
     return text + "\n"
@@ -263,6 +264,7 @@ def _compare(a, b, label_a, label_b):
                f"(z {agreement.format_z(z)})")
 
 
+DEEP = 128  # the depths at which the plateau's causes are tested (the study saw it from K = 128)
 VANISHING = 0.1  # the first layers' gradient norm below this share of the last layers' counts as vanishing
 
 
@@ -283,11 +285,11 @@ def diverged_text(diverged):
             + "; ".join(parts) + ".")
 
 
-def depth_text(own, baseline, diverged=()):
+def depth_text(own, baseline, diverged=(), conclusion_only=False):
     """The study's depth question answered from the numbers: does k-hat stop improving with depth, and is
     that vanishing gradients (first layers' gradients small; a non-vanishing non-linearity helps), optimisation
     (a smaller learning rate helps) or noise (no difference beyond the spread of R trainings)? ``diverged``:
-    rows of the sweep that diverged in every attempt, named as such."""
+    rows of the sweep that diverged in every attempt, named as such; ``conclusion_only``: the verdict alone."""
     tanh, leaky, slow = tanh_series(own, baseline), depth_rows(own, "leaky_relu"), depth_rows(own, SLOW.name)
     if len(tanh) < 2:
         return "The depth sweep has fewer than two depths.\n"
@@ -312,13 +314,16 @@ def depth_text(own, baseline, diverged=()):
                     f"last eighth before training and {after:.2f}× at the checkpoint.")
     if ratios:
         evidence["vanishing gradients"] = min(min(v) for v in ratios.values()) < VANISHING
-    for label, rows in (("leaky ReLU", leaky), (f"learning rate {SMALL_LR:g}", slow)):
-        matched = [(r, tanh_at[r["num_flows"]]) for r in rows if r["num_flows"] in tanh_at and r["num_flows"] >= 128]
+    untested = {}  # the tests whose every deep row diverged: {label: depths}
+    for label, rows, variant in (("leaky ReLU", leaky, "leaky_relu"), (f"learning rate {SMALL_LR:g}", slow, SLOW.name)):
+        matched = [(r, tanh_at[r["num_flows"]]) for r in rows if r["num_flows"] in tanh_at and r["num_flows"] >= DEEP]
         parts = [_compare(r, t, f"{label} at K = {r['num_flows']}", "tanh at 1e-2")
                  for r, t in matched]
-        text += [p + "." for _, p in parts]
+        text += [p[0].upper() + p[1:] + "." for _, p in parts]
         if parts:
             evidence[label] = any(z <= -agreement.Z_AGREE for z, _ in parts)
+        elif any(r["variant"] == variant and r["num_flows"] >= DEEP for r in swept):
+            untested[label] = sorted(r["num_flows"] for r in swept if r["variant"] == variant)
     supported = [name for name, holds in evidence.items() if holds]
     if z_depth <= -agreement.Z_AGREE:
         verdict = "Depth still helps at the deepest K: there is no plateau to explain here."
@@ -327,11 +332,22 @@ def depth_text(own, baseline, diverged=()):
                   "leaky ReLU": "the non-linearity (leaky ReLU, whose slope never vanishes, does better)",
                   f"learning rate {SMALL_LR:g}": f"optimisation (a learning rate of {SMALL_LR:g} does better)"}
         verdict = ("The plateau is real and the numbers point to " + " and ".join(causes[s] for s in supported) + ".")
+    elif evidence:
+        ruled_out = {"vanishing gradients": ("the first layers' gradients do not vanish", "vanishing gradients"),
+                     "leaky ReLU": ("leaky ReLU does no better beyond the spread of the trainings", "the non-linearity"),
+                     f"learning rate {SMALL_LR:g}": (f"learning rate {SMALL_LR:g} does no better beyond the spread of "
+                                                    "the trainings", "optimisation")}
+        clauses, causes = zip(*(ruled_out[name] for name in evidence))
+        verdict = (f"No test that ran separates the deep flows: {'; '.join(clauses)}. The plateau is within the noise "
+                   f"of the k̂ estimate over R trainings, not {' or '.join(causes)}.")
     else:
-        verdict = ("No test separates the deep flows: the first layers' gradients do not vanish, and neither leaky "
-                   f"ReLU nor learning rate {SMALL_LR:g} does better beyond the spread of the trainings, so the "
-                   "plateau is within the noise of the k̂ estimate over R trainings, not vanishing gradients or "
-                   "optimisation." if evidence else "No test of its cause was run.")
+        verdict = "No test of its cause was run."
+    for label, depths in untested.items():
+        verdict += (f" {label[0].upper() + label[1:]} could not be tested on deep flows: it diverged in every attempt at "
+                    f"K = {', '.join(map(str, depths))}, at the study's learning rate, so whether it would lift "
+                    "the plateau stays open.")
+    if conclusion_only:
+        return verdict + "\n"
     text.append("**Conclusion:** " + verdict)
     return " ".join(text) + "\n"
 
@@ -384,10 +400,14 @@ def cost_text(rows, num_steps):
     if not neural or not others:
         return ""
     fmt = lambda d: ", ".join(f"{f} {c:.1f} ms" for f, c in d.items())  # noqa: E731
+    low, high = min(neural.values()) / max(others.values()), max(neural.values()) / min(others.values())
+    ratio = (f"{low:.1f}× to {high:.0f}× dearer than the others'" if low >= 1 else
+             f"from {low:.1f}× to {high:.0f}× the others' (the dearest of the others costs more per step than the "
+             "cheapest neural flow)")
     return (f"One training step of one member costs {fmt(neural)} for the neural flows, against {fmt(others)} for "
-            f"the others (group training time over steps and members, this run): the neural flows, "
-            f"{min(neural.values()) / max(others.values()):.1f}× to {max(neural.values()) / min(others.values()):.0f}× "
-            "dearer, train on the true model only, whose posterior NUTS samples.\n")
+            f"the others (group training time over steps and members, this run): a neural flow's step is {ratio}. "
+            "The neural flows train on the true model only, whose posterior NUTS samples, so that their errors have a "
+            "reference.\n")
 
 
 def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), headlines=(), diverged=()):
@@ -424,5 +444,7 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
     ]
     run.write_text("report.md", "\n".join(lines))
     run.write_text("headline.md", "**Beyond the study: Table VI (k̂ by ArviZ)**\n\n" + headline_markdown(rows6) + "\n\n"
-                   + moonshot_text(rows6, neck) + "\n" + suited_text(rows6, headline=True) + "\n" + depth_answer
+                   + moonshot_text(rows6, neck, brief=True) + "\n" + suited_text(rows6, headline=True) + "\n"
+                   + "**The depth question (section VII):** "
+                   + depth_text(list(own.values()), list(baseline.values()), diverged, conclusion_only=True)
                    + "".join(f"\n{h}\n" for h in headlines))
