@@ -215,7 +215,24 @@ def test_workers_keep_tensorflow_and_pymc_out_of_the_terminal(capfd):
         assert noise not in err, err
 
 
-def test_a_ctrl_c_while_workers_are_spawned_is_held_then_raised():
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT as a terminal's process has it, whatever the test process inherited (a full xdist run once left
+    it ignored or blocked, and these tests then failed on the test's state, not the runner's)."""
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    yield
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _as_from_a_terminal():
+    """Popen's preexec_fn: the child starts with SIGINT handled by default and not blocked."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def test_a_ctrl_c_while_workers_are_spawned_is_held_then_raised(terminal_sigint):
     with pytest.raises(KeyboardInterrupt):
         with runner._sigint_held():
             os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C during ProcessPoolExecutor.submit
@@ -226,7 +243,7 @@ def test_a_ctrl_c_while_workers_are_spawned_is_held_then_raised():
 def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
     command = [sys.executable, "-m", "experiments.mean_field", "--quick", "--jobs", "2", "--out", str(tmp_path)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_as_from_a_terminal)
     import psutil
 
     deadline = time.monotonic() + 300
