@@ -39,7 +39,7 @@ def work(run):
     params.update({(r["method"], r["num_flows"], r["variant"]): r["parameters"] for r in npe_rows})
     table = report.table6_markdown(rows6 + npe_rows, nuts, params)
     run.save_table("**Table VI: every family on eight schools (J = 8)**\n\n" + table, "tableVI.md", ["tableVI"])
-    figures.make_all(run, rows6, own, baseline, draws)
+    figures.make_all(run, rows6, own, baseline, draws, diverged)
     npe_figures.npe_figure(run, npe_rows, rows6, own, draws)
     report.write_report(run, rows6, own, baseline, draws, table,
                         sections=npe_report.section(run, npe_rows, rows6, nuts, npe_report.nuts_mcse(draws)),

@@ -16,7 +16,8 @@ FIGURES = (
     ("beyond_khat_elbo", "khat_elbo.png", "k̂ (ArviZ) and the ELBO's gap to log p(y) per family on the true model "
                                           "(bars: ±1.96 sd over the trainings of each row)."),
     ("beyond_depth", "depth.png", "The depth question: k̂ (2015 PSIS) against K on the study's two-school centered "
-                                  "target, and each layer's gradient norm before training and at the checkpoint."),
+                                  "target (bars: ±1.96 sd over the trainings; a cross at the top: every attempt at that depth diverged), and "
+                                  "each layer's gradient norm before training and at the checkpoint."),
     ("beyond_traces", "traces.png", "Every training of this experiment: its gap to log Z and its checkpoint."),
 )
 
@@ -88,7 +89,9 @@ def khat_elbo_figure(run, rows6):
     run.save_figure(fig, "khat_elbo.png", ["beyond_khat_elbo"])
 
 
-def depth_figure(run, own, baseline):
+def depth_figure(run, own, baseline, diverged=()):
+    """k-hat against K per way of training (a cross at the top for a depth whose every attempt diverged, so
+    that a missing point reads as a result) beside each layer's gradient norm."""
     series = {VARIANT_LABELS["default"]: tanh_series(list(own.values()), list(baseline.values())),
               VARIANT_LABELS["leaky_relu"]: depth_rows(own.values(), "leaky_relu"),
               VARIANT_LABELS["lr_3e-3"]: depth_rows(own.values(), "lr_3e-3")}
@@ -101,8 +104,13 @@ def depth_figure(run, own, baseline):
             ax.errorbar([r["num_flows"] for r in sel], [r["khat_thesis_mean"] for r in sel],
                         yerr=[1.96 * r["khat_thesis_std"] for r in sel], marker="o", capsize=3, color=colour,
                         label=label)
+    for variant, colour in VARIANT_COLOURS.items():
+        failed = sorted(r["num_flows"] for r in diverged if r["table"] == "V" and r["variant"] == variant)
+        if failed:
+            ax.plot(failed, [0.97] * len(failed), "x", ms=9, mew=2, color=colour, transform=ax.get_xaxis_transform(),
+                    clip_on=False, label=f"{VARIANT_LABELS[variant]}: diverged (every attempt)")
     ax.set(xscale="log", xlabel="number of flows K", ylabel="k̂ (2015 PSIS)", title="k̂ against depth, study's target")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)  # below: the bars fill the axes
     ax = axes[0, 1]
     depths = sorted({r["num_flows"] for r in normed})
     for r in normed:
@@ -120,12 +128,12 @@ def depth_figure(run, own, baseline):
     run.save_figure(fig, "depth.png", ["beyond_depth"])
 
 
-def make_all(run, rows6, own, baseline, baseline_draws):
+def make_all(run, rows6, own, baseline, baseline_draws, diverged=()):
     with np.load(baseline_draws / "nuts_J8.npz") as data:
         nuts = az.from_dict(posterior={n: data[n] for n in ("mu", "tau", "theta")})
     draws_figure(run, rows6, own, baseline_draws, nuts)
     khat_elbo_figure(run, rows6)
-    depth_figure(run, own, baseline)
+    depth_figure(run, own, baseline, diverged)
     traces_figure(run, list(own.values()), filename="traces.png", figure_id="beyond_traces")
 
 
