@@ -286,13 +286,19 @@ def diverged_text(diverged):
 
 
 def depth_text(own, baseline, diverged=(), conclusion_only=False):
+    """The depth answer (``depth_answers``): the whole, or (``conclusion_only``) the verdict alone."""
+    text, verdict = depth_answers(own, baseline, diverged)
+    return verdict if conclusion_only else text
+
+
+def depth_answers(own, baseline, diverged=()):
     """The study's depth question answered from the numbers: does k-hat stop improving with depth, and is
     that vanishing gradients (first layers' gradients small; a non-vanishing non-linearity helps), optimisation
     (a smaller learning rate helps) or noise (no difference beyond the spread of R trainings)? ``diverged``:
-    rows of the sweep that diverged in every attempt, named as such; ``conclusion_only``: the verdict alone."""
+    rows of the sweep that diverged in every attempt, named as such. ``(the whole answer, its verdict)``."""
     tanh, leaky, slow = tanh_series(own, baseline), depth_rows(own, "leaky_relu"), depth_rows(own, SLOW.name)
     if len(tanh) < 2:
-        return "The depth sweep has fewer than two depths.\n"
+        return ("The depth sweep has fewer than two depths.\n",) * 2
     series = lambda sel: ", ".join(f"{r['khat_thesis_mean']:.2f} (K = {r['num_flows']})" for r in sel) or "none"  # noqa: E731
     text = [f"k̂ (2015 PSIS) on the study's two-school centered target, planar tanh: {series(tanh)}; leaky ReLU: "
             f"{series(leaky)}; tanh at learning rate {SMALL_LR:g}: {series(slow)}."]
@@ -346,10 +352,8 @@ def depth_text(own, baseline, diverged=(), conclusion_only=False):
         verdict += (f" {label[0].upper() + label[1:]} could not be tested on deep flows: it diverged in every attempt at "
                     f"K = {', '.join(map(str, depths))}, at the study's learning rate, so whether it would lift "
                     "the plateau stays open.")
-    if conclusion_only:
-        return verdict + "\n"
     text.append("**Conclusion:** " + verdict)
-    return " ".join(text) + "\n"
+    return " ".join(text) + "\n", verdict + "\n"
 
 
 def stl_text(rows):
@@ -416,7 +420,7 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
     ``diverged``: this run's rows whose every attempt diverged."""
     scale, p = run.scale, run.scale.protocol
     rows_all = list(own.values()) + list(baseline.values())
-    depth_answer = depth_text(list(own.values()), list(baseline.values()), diverged)
+    depth_answer, depth_verdict = depth_answers(list(own.values()), list(baseline.values()), diverged)
     family_rows = [r for r in diverged if r["table"] != "V"]
     neck = neck_shares(run, rows6, own, baseline_draws)
     lines = [quick_banner(run, p)] if run.quick else []
@@ -445,6 +449,5 @@ def write_report(run, rows6, own, baseline, baseline_draws, table, sections=(), 
     run.write_text("report.md", "\n".join(lines))
     run.write_text("headline.md", "**Beyond the study: Table VI (k̂ by ArviZ)**\n\n" + headline_markdown(rows6) + "\n\n"
                    + moonshot_text(rows6, neck, brief=True) + "\n" + suited_text(rows6, headline=True) + "\n"
-                   + "**The depth question (section VII):** "
-                   + depth_text(list(own.values()), list(baseline.values()), diverged, conclusion_only=True)
+                   + "**The depth question (section VII):** " + depth_verdict
                    + "".join(f"\n{h}\n" for h in headlines))
